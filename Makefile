@@ -1,0 +1,95 @@
+# Makefile: builds microvm (CLI), libmicrovm.{a,so}, firmware and tests.
+ARCH ?= $(shell uname -m)
+CC ?= gcc
+SAN ?=
+BUILD ?= build$(if $(SAN),-san)
+CACHE ?= build/cache
+
+CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow \
+	-Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes \
+	-D_GNU_SOURCE -Iinclude -I. -Iarch/$(ARCH) -pthread -fPIC
+ifneq ($(SAN),)
+CFLAGS_BASE += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SAN)
+endif
+CFLAGS += $(CFLAGS_BASE)
+LDLIBS += -luring -lfdt -pthread
+
+LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) \
+	$(wildcard devices/*.c devices/*/*.c) \
+	$(wildcard arch/$(ARCH)/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_OBJS := $(BUILD)/obj/vmm/main.o
+
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(BUILD)/tests/unit
+
+all: $(BUILD)/microvm $(BUILD)/libmicrovm.a $(BUILD)/libmicrovm.so firmware
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libmicrovm.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libmicrovm.so: $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libmicrovm.so -Wl,--no-undefined \
+		$(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/microvm: $(CLI_OBJS) $(BUILD)/libmicrovm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- firmware: tiny bare-metal guests and the guest /init ----
+include firmware/firmware.mk
+
+# ---- tests ----
+$(UNIT_BIN): $(UNIT_SRCS) $(BUILD)/libmicrovm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(UNIT_SRCS) $(BUILD)/libmicrovm.a $(LDFLAGS) \
+		$(LDLIBS) -lcriterion
+
+TEST_KVM_BINS := $(patsubst tests/kvm/%.c,$(BUILD)/tests/kvm/%,$(wildcard tests/kvm/*.c))
+$(BUILD)/tests/kvm/%: tests/kvm/%.c $(BUILD)/libmicrovm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmicrovm.a $(LDFLAGS) $(LDLIBS)
+
+.PHONY: all deps test test-unit test-kvm test-boot run guest rig-shell \
+	clean format firmware check-format
+
+deps:
+	scripts/deps.sh
+
+test-unit: $(UNIT_BIN)
+	$(UNIT_BIN) --jobs 2
+
+test-kvm: all $(TEST_KVM_BINS)
+	BUILD=$(BUILD) tests/kvm/run.sh
+
+test-boot: all guest
+	BUILD=$(BUILD) tests/boot/run.sh
+
+# The one test command: every layer, then one summary line.
+test: all $(UNIT_BIN) $(TEST_KVM_BINS)
+	BUILD=$(BUILD) tests/run-all.sh
+
+guest: all
+	BUILD=$(BUILD) scripts/guest-assets.sh
+
+run: all
+	BUILD=$(BUILD) scripts/run-default.sh
+
+rig-shell: all
+	BUILD=$(BUILD) tests/rig/x86-rig.sh --interactive -- /bin/sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

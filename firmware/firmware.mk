@@ -1,0 +1,8 @@
+# firmware.mk: guest-side code we build: tiny bare-metal guests (tests/kvm)
+# and the guest /init used by tests, `make run` and benchmarks.
+FW_BUILD := $(BUILD)/firmware
+
+firmware: $(FW_TINY_BINS)
+
+-include firmware/tiny/tiny.mk
+-include firmware/init/init.mk

@@ -1,0 +1,155 @@
+/* microvm.h: the public embedding API of libmicrovm (the only public header). */
+#ifndef MICROVM_H
+#define MICROVM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MICROVM_MUST_CHECK __attribute__((warn_unused_result))
+
+struct microvm;
+
+/* Log levels, most severe first. */
+enum microvm_log_level {
+	MICROVM_LOG_ERROR = 0,
+	MICROVM_LOG_WARN = 1,
+	MICROVM_LOG_INFO = 2,
+	MICROVM_LOG_DEBUG = 3,
+};
+
+/*
+ * Called for every log line at or above cfg->log_level. The message has no
+ * trailing newline. `dev` names the component ("vm", "vcpu0", "serial", ...).
+ * May be called from any thread, concurrently; it must not call back into
+ * libmicrovm. Without a callback the library is silent.
+ */
+typedef void (*microvm_log_fn)(void *opaque, enum microvm_log_level level,
+			       const char *dev, const char *msg);
+
+enum microvm_console {
+	MICROVM_CONSOLE_NONE = 0, /* UART present, output discarded */
+	MICROVM_CONSOLE_FDS = 1,  /* console_in_fd / console_out_fd */
+};
+
+struct microvm_config {
+	/* Guest */
+	const char *kernel;  /* bzImage or ELF vmlinux with a PVH note (required) */
+	const char *initrd;  /* optional */
+	const char *cmdline; /* NULL: MICROVM_DEFAULT_CMDLINE */
+	unsigned int cpus;   /* 1..MICROVM_MAX_CPUS, default 1 */
+	uint64_t memory;     /* bytes, default 256 MiB */
+	bool hugepages;      /* back guest RAM with MAP_HUGETLB memfd */
+	/*
+	 * CPUID feature changes, e.g. "-cx16,-xsave,+x2apic" (NULL: none).
+	 * Names are the Linux /proc/cpuinfo flag names.
+	 */
+	const char *cpu_features;
+
+	/* Console: a 16550 UART at 0x3f8 (IRQ 4) on x86. */
+	enum microvm_console console;
+	int console_in_fd;  /* -1: no input */
+	int console_out_fd; /* -1: output discarded */
+	/*
+	 * If non-zero, this byte followed by 'x' on console input stops the VM
+	 * (MICROVM_EXIT_STOPPED); the byte twice sends it once. 0 disables.
+	 */
+	unsigned char console_escape;
+
+	/* Logging */
+	microvm_log_fn log_fn;
+	void *log_opaque;
+	enum microvm_log_level log_level; /* default MICROVM_LOG_WARN */
+
+	/*
+	 * Signal used to kick vCPU threads out of KVM_RUN. It is only ever
+	 * sent to libmicrovm's own threads, where it stays blocked except
+	 * inside KVM_RUN, so no handler is installed. 0: SIGRTMIN + 7.
+	 */
+	int kick_signal;
+};
+
+#define MICROVM_MAX_CPUS 254
+#define MICROVM_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+
+/* Why the VM stopped. */
+enum microvm_exit_reason {
+	MICROVM_EXIT_NONE = 0,	   /* still running */
+	MICROVM_EXIT_POWEROFF = 1, /* guest powered off (ACPI S5) */
+	MICROVM_EXIT_REBOOT = 2,   /* guest asked for a reset */
+	MICROVM_EXIT_PANIC = 3,	   /* guest kernel panicked (pvpanic) */
+	MICROVM_EXIT_TRIPLE_FAULT = 4, /* vCPU shutdown (triple fault) */
+	MICROVM_EXIT_STOPPED = 5,  /* microvm_stop() or console escape */
+	MICROVM_EXIT_ERROR = 6,	   /* VMM or KVM error; see message */
+};
+
+struct microvm_exit {
+	enum microvm_exit_reason reason;
+	int vcpu;	  /* vCPU that caused it, -1 if none */
+	int error;	  /* -errno for MICROVM_EXIT_ERROR, else 0 */
+	char message[256]; /* human-readable detail */
+};
+
+/* Fill `cfg` with defaults. */
+void microvm_config_init(struct microvm_config *cfg);
+
+/*
+ * Build a VM from `cfg`: open KVM, create guest memory, devices and vCPUs,
+ * load the kernel. Nothing runs yet. Returns 0 or -errno; the reason is
+ * logged through cfg->log_fn. `cfg` and its strings may be freed after.
+ */
+MICROVM_MUST_CHECK int microvm_create(const struct microvm_config *cfg,
+				      struct microvm **out);
+
+/* Start the vCPU threads. Returns 0 or -errno. */
+MICROVM_MUST_CHECK int microvm_start(struct microvm *vm);
+
+/*
+ * An eventfd that becomes readable once the VM has stopped for any reason.
+ * Owned by the VM; do not close it.
+ */
+int microvm_exit_fd(const struct microvm *vm);
+
+/*
+ * Block until the VM stops, then join all its threads and report why.
+ * Returns 0 or -errno (e.g. -EINVAL if it was never started).
+ */
+MICROVM_MUST_CHECK int microvm_wait(struct microvm *vm,
+				    struct microvm_exit *exit);
+
+/* Non-blocking: 1 and fills `exit` if stopped, 0 if still running. */
+int microvm_poll(struct microvm *vm, struct microvm_exit *exit);
+
+/*
+ * Ask the VM to stop (MICROVM_EXIT_STOPPED unless it already stopped for
+ * another reason). Safe from any thread and from a signal-handling thread;
+ * returns at once. Use microvm_wait() to join.
+ */
+void microvm_stop(struct microvm *vm);
+
+/* Stop (if running), join and free everything. NULL is accepted. */
+void microvm_destroy(struct microvm *vm);
+
+/*
+ * Thread ids (gettid) of the vCPU threads, for pinning or cgroup placement.
+ * Fills up to `n` entries and returns the number of vCPUs, or -EAGAIN
+ * before microvm_start().
+ */
+int microvm_vcpu_tids(const struct microvm *vm, pid_t *tids, size_t n);
+
+/* Human-readable name of an exit reason. */
+const char *microvm_exit_reason_name(enum microvm_exit_reason reason);
+
+/* Library version string. */
+const char *microvm_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MICROVM_H */
