@@ -102,6 +102,11 @@ void microvm_config_init(struct microvm_config *cfg);
  * Build a VM from `cfg`: open KVM, create guest memory, devices and vCPUs,
  * load the kernel. Nothing runs yet. Returns 0 or -errno; the reason is
  * logged through cfg->log_fn. `cfg` and its strings may be freed after.
+ * Errors caused by the input: -EINVAL (bad value; memory too small for
+ * the kernel), -ENOEXEC (not a kernel we boot), -E2BIG (command line too
+ * long), -ENOENT / -EACCES (kernel or initrd file), -ENOTSUP (CPU feature
+ * the host lacks). Host errors: -ENODEV (no /dev/kvm), -EPERM (/dev/kvm
+ * not accessible), -ENOSYS (KVM lacks a capability), -ENOMEM, others.
  */
 MICROVM_MUST_CHECK int microvm_create(const struct microvm_config *cfg,
 				      struct microvm **out);

@@ -1,0 +1,782 @@
+/* x86.c: the x86_64 arch interface: irqchip and platform devices, kernel loading, vCPU state. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/acpi.h"
+#include "arch/x86_64/boot.h"
+#include "arch/x86_64/cpuid.h"
+#include "arch/x86_64/layout.h"
+#include "devices/acpi_pm.h"
+#include "devices/pvpanic.h"
+#include "devices/serial.h"
+#include "vmm/arch.h"
+#include "vmm/kvm.h"
+#include "vmm/parse.h"
+#include "vmm/util.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+/* MSR numbers (Intel SDM vol. 4). */
+#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_IA32_MISC_ENABLE_FAST_STRING 1
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SYSCALL_MASK 0xc0000084
+#define MSR_KERNEL_GS_BASE 0xc0000102
+
+#define X86_CR0_PE 0x1ull
+#define X86_CR0_ET 0x10ull
+#define X86_CR0_PG 0x80000000ull
+#define X86_CR4_PAE 0x20ull
+#define EFER_LME 0x100ull
+#define EFER_LMA 0x400ull
+
+/* Local APIC register offsets and delivery modes. */
+#define APIC_LVT0 0x350
+#define APIC_LVT1 0x360
+#define APIC_MODE_NMI 0x4
+#define APIC_MODE_EXTINT 0x7
+
+struct arch_vm {
+	struct cpuid_entry *cpuid; /* per VM, after --cpu-features edits */
+	size_t ncpuid;
+	bool pvh;
+	uint64_t entry;
+	uint64_t boot_info; /* zero page or hvm_start_info */
+};
+
+int arch_check_kvm(struct vm *vm)
+{
+	static const struct {
+		unsigned long cap;
+		const char *name;
+	} caps[] = {
+		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+		{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
+		if (__kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+				caps[i].cap) <= 0) {
+			log_err(&vm->log, "kvm",
+				"this host's KVM lacks a capability microvm "
+				"needs: %s",
+				caps[i].name);
+			return -ENOSYS;
+		}
+	}
+	return 0;
+}
+
+uint64_t arch_min_memory(void)
+{
+	return 2ull << 20;
+}
+
+int arch_mem_layout(struct vm *vm, uint64_t size, struct mem_region *out,
+		    unsigned int max)
+{
+	uint64_t low = size < X86_MMIO_HOLE_START ? size : X86_MMIO_HOLE_START;
+	int n = 0;
+
+	if (max < 2)
+		return -EINVAL;
+	out[n++] = (struct mem_region){ .gpa = 0, .size = low };
+	if (size > low)
+		out[n++] = (struct mem_region){ .gpa = X86_MMIO_HOLE_END,
+						.size = size - low };
+	return n;
+}
+
+static int x86_get_supported_cpuid(struct vm *vm)
+{
+	struct arch_vm *a = vm->arch;
+	struct kvm_cpuid2 *c = NULL;
+	unsigned int nent = 64;
+	int r;
+
+	for (;;) {
+		free(c);
+		c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+		if (!c)
+			return -ENOMEM;
+		c->nent = nent;
+		r = __kvm_ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID,
+				(unsigned long)c);
+		if (r != -E2BIG)
+			break;
+		nent *= 2;
+		if (nent > 4096)
+			break;
+	}
+	if (r < 0) {
+		log_err(&vm->log, "cpuid", "KVM_GET_SUPPORTED_CPUID: %s",
+			strerror(-r));
+		free(c);
+		return r;
+	}
+	a->cpuid = calloc(c->nent, sizeof(*a->cpuid));
+	if (!a->cpuid) {
+		free(c);
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < c->nent; i++) {
+		const struct kvm_cpuid_entry2 *k = &c->entries[i];
+
+		a->cpuid[i] = (struct cpuid_entry){ k->function, k->index,
+						    k->flags,	 k->eax,
+						    k->ebx,	 k->ecx,
+						    k->edx };
+	}
+	a->ncpuid = c->nent;
+	free(c);
+	return 0;
+}
+
+static int x86_setup_cpuid(struct vm *vm)
+{
+	struct arch_vm *a = vm->arch;
+	struct cpuid_entry *supported;
+	struct cpuid_edits edits;
+	char err[256];
+	int r;
+
+	r = x86_get_supported_cpuid(vm);
+	if (r < 0 || !vm->cfg.cpu_features)
+		return r;
+	r = cpuid_edits_parse(vm->cfg.cpu_features, &edits, err, sizeof(err));
+	if (r < 0) {
+		log_err(&vm->log, "cpuid", "--cpu-features: %s", err);
+		return r;
+	}
+	supported = malloc(a->ncpuid * sizeof(*supported));
+	if (!supported)
+		return -ENOMEM;
+	memcpy(supported, a->cpuid, a->ncpuid * sizeof(*supported));
+	r = cpuid_edits_apply(a->cpuid, a->ncpuid, &edits, supported,
+			      a->ncpuid, err, sizeof(err));
+	free(supported);
+	if (r < 0)
+		log_err(&vm->log, "cpuid", "--cpu-features: %s", err);
+	return r;
+}
+
+static int x86_add_pio(struct vm *vm, uint16_t port, uint16_t len,
+		       bus_access_fn fn, void *opaque, const char *name)
+{
+	int r = bus_insert(&vm->pio, port, len, fn, opaque, name);
+
+	if (r < 0)
+		log_err(&vm->log, "vm", "port 0x%x for %s: %s", port, name,
+			strerror(-r));
+	return r;
+}
+
+int arch_vm_init(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t ident = X86_IDENTITY_MAP_ADDR;
+	int r;
+
+	vm->arch = calloc(1, sizeof(*vm->arch));
+	if (!vm->arch)
+		return -ENOMEM;
+	r = kvm_ioctl(&vm->log, "vm", vm->vm_fd, KVM_SET_TSS_ADDR,
+		      X86_TSS_ADDR);
+	if (r < 0)
+		return r;
+	if (__kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+			KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+		r = kvm_ioctl(&vm->log, "vm", vm->vm_fd,
+			      KVM_SET_IDENTITY_MAP_ADDR, &ident);
+		if (r < 0)
+			return r;
+	}
+	r = kvm_ioctl(&vm->log, "vm", vm->vm_fd, KVM_CREATE_IRQCHIP, 0);
+	if (r < 0)
+		return r;
+	r = kvm_ioctl(&vm->log, "vm", vm->vm_fd, KVM_CREATE_PIT2, &pit);
+	if (r < 0)
+		return r;
+	r = x86_setup_cpuid(vm);
+	if (r < 0)
+		return r;
+
+	vm->serial_gsi = X86_COM1_IRQ;
+	r = x86_add_pio(vm, X86_COM1_PORT, 8, serial_access, vm->serial,
+			"serial");
+	if (!r)
+		r = x86_add_pio(vm, X86_PVPANIC_PORT, 1, pvpanic_access, vm,
+				"pvpanic");
+	if (!r)
+		r = x86_add_pio(vm, X86_PM_PORT, 2, acpi_pm_sleep_access, vm,
+				"acpi-sleep");
+	if (!r)
+		r = x86_add_pio(vm, X86_RESET_PORT, 1, acpi_pm_reset_access, vm,
+				"acpi-reset");
+	if (!r)
+		r = x86_add_pio(vm, X86_I8042_CMD_PORT, 1, i8042_access, vm,
+				"i8042");
+	return r;
+}
+
+/* Guest RAM needed for `end` bytes of kernel/initrd plus early headroom. */
+static int x86_check_memory(struct vm *vm, uint64_t need, const char *what)
+{
+	char have_s[32], need_s[32];
+
+	/* Leave the kernel room for its early page tables and allocations. */
+	need = ALIGN_UP(need + (8ull << 20), 1ull << 20);
+	if (vm->cfg.memory >= need &&
+	    guest_mem_region_end(&vm->mem, 0) >= need - (8ull << 20))
+		return 0;
+	format_size(vm->cfg.memory, have_s, sizeof(have_s));
+	format_size(need, need_s, sizeof(need_s));
+	log_err(&vm->log, "loader",
+		"guest memory %s is too small for %s: it needs at least %s "
+		"(use --memory)",
+		have_s, what, need_s);
+	return -EINVAL;
+}
+
+/* Place the initrd as high as allowed in low RAM, above `floor`. */
+static int x86_load_initrd(struct vm *vm, uint64_t floor, uint64_t max_addr,
+			   uint64_t *gpa, uint64_t *size)
+{
+	struct mapped_file f;
+	uint64_t top, at;
+	int r;
+
+	*gpa = *size = 0;
+	if (!vm->cfg.initrd)
+		return 0;
+	r = file_map(&vm->log, "initrd", vm->cfg.initrd, &f);
+	if (r < 0)
+		return r;
+	top = guest_mem_region_end(&vm->mem, 0);
+	if (max_addr && top > max_addr + 1)
+		top = max_addr + 1;
+	at = f.size <= top ? ALIGN_DOWN(top - f.size, 4096) : 0;
+	if (at < floor || f.size > top) {
+		r = x86_check_memory(vm, floor + f.size, "this kernel and initrd");
+		if (!r) {
+			log_err(&vm->log, "loader",
+				"initrd '%s' (%zu bytes) does not fit below "
+				"0x%llx",
+				vm->cfg.initrd, f.size,
+				(unsigned long long)top);
+			r = -EINVAL;
+		}
+		goto out;
+	}
+	r = guest_mem_write(&vm->mem, at, f.data, f.size);
+	if (r < 0)
+		goto out;
+	*gpa = at;
+	*size = f.size;
+out:
+	file_unmap(&f);
+	return r;
+}
+
+static int x86_write_cmdline(struct vm *vm, uint64_t max_len)
+{
+	size_t len = strlen(vm->cfg.cmdline);
+
+	if (len > max_len || len >= X86_CMDLINE_MAX) {
+		log_err(&vm->log, "loader",
+			"kernel command line is %zu bytes; this kernel "
+			"accepts at most %llu",
+			len,
+			(unsigned long long)(max_len < X86_CMDLINE_MAX - 1 ?
+						     max_len :
+						     X86_CMDLINE_MAX - 1));
+		return -E2BIG;
+	}
+	return guest_mem_write(&vm->mem, X86_CMDLINE_ADDR, vm->cfg.cmdline,
+			       len + 1);
+}
+
+static int x86_write_acpi(struct vm *vm, uint64_t *rsdp)
+{
+	struct acpi_config cfg = {
+		.ncpus = vm->cfg.cpus,
+		.base = X86_ACPI_ADDR,
+		.lapic_addr = (uint32_t)X86_LAPIC_ADDR,
+		.ioapic_addr = (uint32_t)X86_IOAPIC_ADDR,
+		.sleep_ctl_port = X86_PM_PORT,
+		.sleep_sts_port = X86_PM_PORT + 1,
+		.reset_port = X86_RESET_PORT,
+		.reset_value = X86_RESET_VALUE,
+		.pvpanic_port = X86_PVPANIC_PORT,
+	};
+	uint8_t *buf = guest_mem_ptr(&vm->mem, X86_ACPI_ADDR, X86_ACPI_SIZE);
+	size_t used;
+	int r;
+
+	if (!buf)
+		return -EFAULT;
+	r = acpi_build(&cfg, buf, X86_ACPI_SIZE, &used, rsdp);
+	if (r < 0)
+		log_err(&vm->log, "acpi", "building ACPI tables: %s",
+			strerror(-r));
+	return r;
+}
+
+static int x86_write_gdt_and_paging(struct vm *vm)
+{
+	int r = guest_mem_write(&vm->mem, X86_GDT_ADDR, x86_boot_gdt,
+				sizeof(x86_boot_gdt));
+
+	if (!r)
+		r = x86_write_page_tables(&vm->mem, X86_PML4_ADDR,
+					  X86_PDPT_ADDR, X86_PD_ADDR);
+	return r;
+}
+
+static int x86_build_e820(struct vm *vm, struct e820_ent *e, unsigned int max)
+{
+	int n = e820_build(&vm->mem, NULL, 0, e, max);
+
+	if (n < 0)
+		log_err(&vm->log, "loader", "memory map too large");
+	return n;
+}
+
+static int x86_load_bzimage(struct vm *vm, const struct mapped_file *k)
+{
+	struct arch_vm *a = vm->arch;
+	struct bzimage_info bz;
+	struct e820_ent e820[32];
+	uint64_t initrd_gpa, initrd_size, kernel_end, rsdp;
+	uint8_t *zp;
+	char err[256];
+	int n, r;
+
+	r = bzimage_parse(k->data, k->size, &bz, err, sizeof(err));
+	if (r < 0) {
+		log_err(&vm->log, "loader", "kernel '%s': %s", vm->cfg.kernel,
+			err);
+		return r;
+	}
+	/*
+	 * We load the protected-mode part at 1 MiB; it decompresses itself to
+	 * pref_address (or above) and needs init_size bytes there.
+	 */
+	kernel_end = X86_HIMEM_START + bz.kernel_size;
+	if (bz.pref_address + bz.init_size > kernel_end)
+		kernel_end = bz.pref_address + bz.init_size;
+	r = x86_check_memory(vm, kernel_end, "this kernel");
+	if (r < 0)
+		return r;
+	r = guest_mem_write(&vm->mem, X86_HIMEM_START,
+			    k->data + bz.setup_size, bz.kernel_size);
+	if (r < 0)
+		return r;
+	r = x86_load_initrd(vm, kernel_end, bz.initrd_addr_max, &initrd_gpa,
+			    &initrd_size);
+	if (!r)
+		r = x86_write_cmdline(vm, bz.cmdline_size ? bz.cmdline_size :
+							    255);
+	if (!r)
+		r = x86_write_acpi(vm, &rsdp);
+	if (r < 0)
+		return r;
+	n = x86_build_e820(vm, e820, ARRAY_SIZE(e820));
+	if (n < 0)
+		return n;
+	zp = guest_mem_ptr(&vm->mem, X86_ZERO_PAGE_ADDR, 4096);
+	if (!zp)
+		return -EFAULT;
+	r = bzimage_boot_params(zp, k->data, k->size, X86_CMDLINE_ADDR,
+				initrd_gpa, initrd_size, e820,
+				(unsigned int)n, rsdp);
+	if (r < 0)
+		return r;
+	a->pvh = false;
+	a->entry = X86_HIMEM_START + 0x200; /* startup_64 */
+	a->boot_info = X86_ZERO_PAGE_ADDR;
+	log_info(&vm->log, "loader",
+		 "bzImage protocol %u.%02u, %zu bytes at 0x%llx, "
+		 "decompresses to 0x%llx (+%u); initrd %llu bytes at 0x%llx",
+		 bz.version >> 8, bz.version & 0xff, bz.kernel_size,
+		 (unsigned long long)X86_HIMEM_START,
+		 (unsigned long long)bz.pref_address, bz.init_size,
+		 (unsigned long long)initrd_size,
+		 (unsigned long long)initrd_gpa);
+	return x86_write_gdt_and_paging(vm);
+}
+
+static int x86_load_pvh_elf(struct vm *vm, const struct mapped_file *k)
+{
+	struct arch_vm *a = vm->arch;
+	struct elf_kernel ek;
+	struct e820_ent e820[32];
+	struct hvm_start_info si = { 0 };
+	struct hvm_modlist_entry mod = { 0 };
+	struct hvm_memmap_entry mm[32];
+	uint64_t initrd_gpa, initrd_size, rsdp;
+	char err[256];
+	int n, r;
+
+	r = elf_kernel_parse(k->data, k->size, &ek, err, sizeof(err));
+	if (r < 0) {
+		log_err(&vm->log, "loader", "kernel '%s': %s", vm->cfg.kernel,
+			err);
+		return r;
+	}
+	r = x86_check_memory(vm, ek.highest, "this kernel");
+	if (r < 0)
+		return r;
+	for (unsigned int i = 0; i < ek.nloads; i++) {
+		uint8_t *dst = guest_mem_ptr(&vm->mem, ek.load[i].paddr,
+					     ek.load[i].memsz);
+
+		if (!dst) {
+			log_err(&vm->log, "loader",
+				"kernel segment at 0x%llx is outside guest "
+				"RAM",
+				(unsigned long long)ek.load[i].paddr);
+			return -EFAULT;
+		}
+		memcpy(dst, k->data + ek.load[i].offset, ek.load[i].filesz);
+		memset(dst + ek.load[i].filesz, 0,
+		       ek.load[i].memsz - ek.load[i].filesz);
+	}
+	r = x86_load_initrd(vm, ek.highest, 0xffffffffull, &initrd_gpa,
+			    &initrd_size);
+	if (!r)
+		r = x86_write_cmdline(vm, X86_CMDLINE_MAX - 1);
+	if (!r)
+		r = x86_write_acpi(vm, &rsdp);
+	if (r < 0)
+		return r;
+	n = x86_build_e820(vm, e820, ARRAY_SIZE(e820));
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		mm[i] = (struct hvm_memmap_entry){ e820[i].addr, e820[i].size,
+						   e820[i].type, 0 };
+	si.magic = HVM_START_MAGIC;
+	si.version = 1;
+	si.cmdline_paddr = X86_CMDLINE_ADDR;
+	si.rsdp_paddr = rsdp;
+	si.memmap_paddr = X86_PVH_MEMMAP_ADDR;
+	si.memmap_entries = (uint32_t)n;
+	if (initrd_size) {
+		mod.paddr = initrd_gpa;
+		mod.size = initrd_size;
+		si.nr_modules = 1;
+		si.modlist_paddr = X86_PVH_INFO_ADDR + sizeof(si);
+	}
+	r = guest_mem_write(&vm->mem, X86_PVH_INFO_ADDR, &si, sizeof(si));
+	if (!r)
+		r = guest_mem_write(&vm->mem, X86_PVH_INFO_ADDR + sizeof(si),
+				    &mod, sizeof(mod));
+	if (!r)
+		r = guest_mem_write(&vm->mem, X86_PVH_MEMMAP_ADDR, mm,
+				    (uint64_t)n * sizeof(mm[0]));
+	if (r < 0)
+		return r;
+	a->pvh = true;
+	a->entry = ek.pvh_entry;
+	a->boot_info = X86_PVH_INFO_ADDR;
+	log_info(&vm->log, "loader",
+		 "ELF kernel, PVH entry 0x%x, loads 0x%llx-0x%llx; initrd "
+		 "%llu bytes at 0x%llx",
+		 ek.pvh_entry, (unsigned long long)ek.lowest,
+		 (unsigned long long)ek.highest,
+		 (unsigned long long)initrd_size,
+		 (unsigned long long)initrd_gpa);
+	return x86_write_gdt_and_paging(vm);
+}
+
+int arch_load_kernel(struct vm *vm)
+{
+	struct mapped_file k;
+	int r;
+
+	r = file_map(&vm->log, "kernel", vm->cfg.kernel, &k);
+	if (r < 0)
+		return r;
+	if (elf_is_elf(k.data, k.size))
+		r = x86_load_pvh_elf(vm, &k);
+	else
+		r = x86_load_bzimage(vm, &k);
+	file_unmap(&k);
+	return r;
+}
+
+static int x86_vcpu_cpuid(struct vcpu *vcpu)
+{
+	struct arch_vm *a = vcpu->vm->arch;
+	struct kvm_cpuid2 *c;
+	struct cpuid_entry *e;
+	int r;
+
+	e = malloc(a->ncpuid * sizeof(*e));
+	c = calloc(1, sizeof(*c) + a->ncpuid * sizeof(c->entries[0]));
+	if (!e || !c) {
+		free(e);
+		free(c);
+		return -ENOMEM;
+	}
+	memcpy(e, a->cpuid, a->ncpuid * sizeof(*e));
+	cpuid_set_topology(e, a->ncpuid, vcpu->id, vcpu->vm->cfg.cpus);
+	c->nent = (uint32_t)a->ncpuid;
+	for (size_t i = 0; i < a->ncpuid; i++) {
+		c->entries[i].function = e[i].function;
+		c->entries[i].index = e[i].index;
+		c->entries[i].flags = e[i].flags;
+		c->entries[i].eax = e[i].eax;
+		c->entries[i].ebx = e[i].ebx;
+		c->entries[i].ecx = e[i].ecx;
+		c->entries[i].edx = e[i].edx;
+	}
+	r = kvm_ioctl(&vcpu->vm->log, vcpu->name, vcpu->fd, KVM_SET_CPUID2, c);
+	free(e);
+	free(c);
+	return r;
+}
+
+static int x86_vcpu_msrs(struct vcpu *vcpu)
+{
+	static const struct {
+		uint32_t index;
+		uint64_t data;
+	} init[] = {
+		{ MSR_IA32_SYSENTER_CS, 0 },
+		{ MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 },
+		{ MSR_STAR, 0 },
+		{ MSR_CSTAR, 0 },
+		{ MSR_KERNEL_GS_BASE, 0 },
+		{ MSR_SYSCALL_MASK, 0 },
+		{ MSR_LSTAR, 0 },
+		{ MSR_IA32_MISC_ENABLE, MSR_IA32_MISC_ENABLE_FAST_STRING },
+		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 }, /* enabled, WB */
+	};
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[ARRAY_SIZE(init)];
+	} m;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = ARRAY_SIZE(init);
+	for (size_t i = 0; i < ARRAY_SIZE(init); i++) {
+		m.e[i].index = init[i].index;
+		m.e[i].data = init[i].data;
+	}
+	r = kvm_ioctl(&vcpu->vm->log, vcpu->name, vcpu->fd, KVM_SET_MSRS, &m);
+	if (r >= 0 && r != (int)ARRAY_SIZE(init)) {
+		log_err(&vcpu->vm->log, vcpu->name,
+			"KVM_SET_MSRS: set %d of %zu MSRs (failed at 0x%x)", r,
+			ARRAY_SIZE(init), init[r].index);
+		return -EIO;
+	}
+	return r < 0 ? r : 0;
+}
+
+static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool l,
+		bool db)
+{
+	*s = (struct kvm_segment){ .base = 0,
+				   .limit = 0xffffffff,
+				   .selector = sel,
+				   .type = type,
+				   .present = 1,
+				   .dpl = 0,
+				   .db = db,
+				   .s = 1,
+				   .l = l,
+				   .g = 1 };
+}
+
+static int x86_vcpu_boot_regs(struct vcpu *vcpu)
+{
+	struct arch_vm *a = vcpu->vm->arch;
+	const struct logger *lg = &vcpu->vm->log;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	struct kvm_fpu fpu;
+	struct kvm_segment data;
+	int r;
+
+	r = kvm_ioctl(lg, vcpu->name, vcpu->fd, KVM_GET_SREGS, &sregs);
+	if (r < 0)
+		return r;
+	sregs.gdt.base = X86_GDT_ADDR;
+	sregs.gdt.limit = sizeof(x86_boot_gdt) - 1;
+	sregs.idt.base = 0;
+	sregs.idt.limit = 0;
+	seg(&data, 0x18, 3, false, true);
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+	if (a->pvh) {
+		/* PVH: 32-bit protected mode, paging off. */
+		seg(&sregs.cs, 0x20, 11, false, true);
+		sregs.cr0 = X86_CR0_PE | X86_CR0_ET;
+		sregs.cr4 = 0;
+		sregs.efer = 0;
+	} else {
+		/* 64-bit boot protocol: long mode, identity-mapped. */
+		seg(&sregs.cs, 0x10, 11, true, false);
+		sregs.cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_PG;
+		sregs.cr3 = X86_PML4_ADDR;
+		sregs.cr4 = X86_CR4_PAE;
+		sregs.efer = EFER_LME | EFER_LMA;
+	}
+	r = kvm_ioctl(lg, vcpu->name, vcpu->fd, KVM_SET_SREGS, &sregs);
+	if (r < 0)
+		return r;
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rflags = 0x2;
+	regs.rip = a->entry;
+	regs.rsp = regs.rbp = X86_BOOT_STACK;
+	if (a->pvh)
+		regs.rbx = a->boot_info;
+	else
+		regs.rsi = a->boot_info;
+	r = kvm_ioctl(lg, vcpu->name, vcpu->fd, KVM_SET_REGS, &regs);
+	if (r < 0)
+		return r;
+
+	memset(&fpu, 0, sizeof(fpu));
+	fpu.fcw = 0x37f;
+	fpu.mxcsr = 0x1f80;
+	return kvm_ioctl(lg, vcpu->name, vcpu->fd, KVM_SET_FPU, &fpu);
+}
+
+static void lapic_set_lvt_mode(struct kvm_lapic_state *l, int reg,
+			       uint32_t mode)
+{
+	uint32_t v;
+
+	memcpy(&v, &l->regs[reg], 4);
+	v = (v & ~0x700u) | (mode << 8);
+	memcpy(&l->regs[reg], &v, 4);
+}
+
+static int x86_vcpu_lapic(struct vcpu *vcpu)
+{
+	struct kvm_lapic_state l;
+	int r;
+
+	r = kvm_ioctl(&vcpu->vm->log, vcpu->name, vcpu->fd, KVM_GET_LAPIC, &l);
+	if (r < 0)
+		return r;
+	/* Wire LINT0 to the PIC (ExtINT) and LINT1 to NMI, as firmware does. */
+	lapic_set_lvt_mode(&l, APIC_LVT0, APIC_MODE_EXTINT);
+	lapic_set_lvt_mode(&l, APIC_LVT1, APIC_MODE_NMI);
+	return kvm_ioctl(&vcpu->vm->log, vcpu->name, vcpu->fd, KVM_SET_LAPIC,
+			 &l);
+}
+
+int arch_vcpu_init(struct vcpu *vcpu)
+{
+	int r = x86_vcpu_cpuid(vcpu);
+
+	if (!r)
+		r = x86_vcpu_msrs(vcpu);
+	if (!r)
+		r = x86_vcpu_lapic(vcpu);
+	/* Application processors wait for INIT/SIPI from the BSP. */
+	if (!r && vcpu->id == 0)
+		r = x86_vcpu_boot_regs(vcpu);
+	return r;
+}
+
+int arch_vcpu_exit(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+
+	if (run->exit_reason == KVM_EXIT_HLT) {
+		vm_request_exit(vcpu->vm, MICROVM_EXIT_ERROR, (int)vcpu->id,
+				-EIO, "%s halted with no irqchip to wake it",
+				vcpu->name);
+		return 1;
+	}
+	vm_request_exit(vcpu->vm, MICROVM_EXIT_ERROR, (int)vcpu->id, -EIO,
+			"%s: unexpected KVM exit reason %u", vcpu->name,
+			run->exit_reason);
+	return 1;
+}
+
+static const char *internal_suberror_name(uint32_t s)
+{
+	switch (s) {
+	case KVM_INTERNAL_ERROR_EMULATION:
+		return "emulation failure";
+	case KVM_INTERNAL_ERROR_SIMUL_EX:
+		return "exception while delivering an exception";
+	case KVM_INTERNAL_ERROR_DELIVERY_EV:
+		return "event delivery failed";
+	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON:
+		return "unexpected exit reason";
+	default:
+		return "unknown";
+	}
+}
+
+void arch_describe_internal_error(struct vcpu *vcpu, char *buf, size_t len)
+{
+	struct kvm_run *run = vcpu->run;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_translation tr;
+	uint8_t insn[16];
+	size_t off;
+	int ninsn = 0;
+
+	off = (size_t)snprintf(buf, len,
+			       "KVM internal error on %s: %s (suberror %u)",
+			       vcpu->name,
+			       internal_suberror_name(run->internal.suberror),
+			       run->internal.suberror);
+	if (__kvm_ioctl(vcpu->fd, KVM_GET_REGS, (unsigned long)&regs) < 0 ||
+	    __kvm_ioctl(vcpu->fd, KVM_GET_SREGS, (unsigned long)&sregs) < 0)
+		return;
+	tr = (struct kvm_translation){ .linear_address = sregs.cs.base +
+							 regs.rip };
+	if (__kvm_ioctl(vcpu->fd, KVM_TRANSLATE, (unsigned long)&tr) == 0 &&
+	    tr.valid) {
+		for (ninsn = 0; ninsn < (int)sizeof(insn); ninsn++) {
+			if (guest_mem_read(&vcpu->vm->mem,
+					   tr.physical_address + (uint64_t)ninsn,
+					   &insn[ninsn], 1) < 0)
+				break;
+		}
+	}
+	if (off < len)
+		off += (size_t)snprintf(buf + off, len - off,
+					" at RIP 0x%llx (CPL %u)",
+					(unsigned long long)regs.rip,
+					sregs.cs.dpl);
+	if (ninsn && off < len) {
+		off += (size_t)snprintf(buf + off, len - off,
+					"; instruction bytes:");
+		for (int i = 0; i < ninsn && off < len; i++)
+			off += (size_t)snprintf(buf + off, len - off, " %02x",
+						insn[i]);
+	}
+}
+
+void arch_vm_destroy(struct vm *vm)
+{
+	if (!vm->arch)
+		return;
+	free(vm->arch->cpuid);
+	free(vm->arch);
+	vm->arch = NULL;
+}

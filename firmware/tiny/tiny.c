@@ -1,0 +1,171 @@
+/* tiny.c: the tiny bare-metal guest's test modes, chosen by tiny.mode= on the command line. */
+#include "tiny.h"
+
+/* Offsets in struct boot_params (Documentation/arch/x86/zero-page.rst). */
+#define BP_ACPI_RSDP 0x070
+#define BP_E820_ENTRIES 0x1e8
+#define BP_CMD_LINE_PTR 0x228
+#define BP_E820_TABLE 0x2d0
+
+static uint64_t rd64(const void *p)
+{
+	return *(const volatile uint64_t *)p;
+}
+
+static uint32_t rd32(const void *p)
+{
+	return *(const volatile uint32_t *)p;
+}
+
+static void mode_info(const uint8_t *bp)
+{
+	unsigned int n = bp[BP_E820_ENTRIES];
+	uint64_t ram = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		const uint8_t *e = bp + BP_E820_TABLE + i * 20;
+
+		puts_uart("TINY: e820 ");
+		put_hex(rd64(e));
+		puts_uart(" ");
+		put_hex(rd64(e + 8));
+		puts_uart(" type ");
+		put_dec(rd32(e + 16));
+		puts_uart("\n");
+		if (rd32(e + 16) == 1)
+			ram += rd64(e + 8);
+	}
+	puts_uart("TINY: ram-kib ");
+	put_dec(ram >> 10);
+	puts_uart("\n");
+}
+
+static bool acpi_sum_ok(const uint8_t *p, uint32_t len)
+{
+	uint8_t s = 0;
+
+	for (uint32_t i = 0; i < len; i++)
+		s += p[i];
+	return s == 0;
+}
+
+/* Walk RSDP -> XSDT -> tables, checking every checksum. */
+static void mode_acpi(const uint8_t *bp)
+{
+	const uint8_t *rsdp = (const uint8_t *)rd64(bp + BP_ACPI_RSDP);
+	const uint8_t *xsdt;
+	uint32_t n;
+	bool ok = true;
+
+	if (!rsdp || tiny_memcmp(rsdp, "RSD PTR ", 8) ||
+	    !acpi_sum_ok(rsdp, 20) || !acpi_sum_ok(rsdp, rd32(rsdp + 20))) {
+		puts_uart("TINY: acpi FAIL rsdp\n");
+		return;
+	}
+	xsdt = (const uint8_t *)rd64(rsdp + 24);
+	if (tiny_memcmp(xsdt, "XSDT", 4) || !acpi_sum_ok(xsdt, rd32(xsdt + 4))) {
+		puts_uart("TINY: acpi FAIL xsdt\n");
+		return;
+	}
+	n = (rd32(xsdt + 4) - 36) / 8;
+	puts_uart("TINY: acpi tables");
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *t = (const uint8_t *)rd64(xsdt + 36 + i * 8);
+		char sig[5] = { (char)t[0], (char)t[1], (char)t[2], (char)t[3],
+				0 };
+
+		puts_uart(" ");
+		puts_uart(sig);
+		if (!acpi_sum_ok(t, rd32(t + 4))) {
+			puts_uart("(bad-checksum)");
+			ok = false;
+		}
+		if (!tiny_memcmp(sig, "FACP", 4)) {
+			const uint8_t *dsdt = (const uint8_t *)rd64(t + 140);
+
+			puts_uart(" DSDT");
+			if (tiny_memcmp(dsdt, "DSDT", 4) ||
+			    !acpi_sum_ok(dsdt, rd32(dsdt + 4))) {
+				puts_uart("(bad)");
+				ok = false;
+			}
+		}
+	}
+	puts_uart(ok ? "\nTINY: acpi ok\n" : "\nTINY: acpi FAIL checksum\n");
+}
+
+static void mode_cpuid(void)
+{
+	uint32_t r[4];
+
+	cpuid(1, 0, r);
+	puts_uart("TINY: cpuid.1 ecx=");
+	put_hex(r[2]);
+	puts_uart(" edx=");
+	put_hex(r[3]);
+	puts_uart(" apic-id=");
+	put_dec(r[1] >> 24);
+	puts_uart("\n");
+}
+
+static void mode_echo(void)
+{
+	puts_uart("TINY: echo ready\n");
+	for (;;) {
+		int c = getc_uart();
+
+		if (c == 'q')
+			break;
+		putc_uart((char)c);
+	}
+	puts_uart("\nTINY: echo done\n");
+}
+
+static void triple_fault(void)
+{
+	struct __attribute__((packed)) {
+		uint16_t limit;
+		uint64_t base;
+	} idtr = { 0, 0 };
+
+	__asm__ volatile("lidt %0; ud2" : : "m"(idtr));
+}
+
+void tiny_main(const uint8_t *bp);
+void tiny_main(const uint8_t *bp)
+{
+	const char *cmdline = (const char *)(uint64_t)rd32(bp + BP_CMD_LINE_PTR);
+	char mode[32] = "hello";
+
+	cmdline_get(cmdline, "tiny.mode", mode, sizeof(mode));
+	puts_uart("TINY: mode ");
+	puts_uart(mode);
+	puts_uart("\n");
+	if (str_eq(mode, "hello")) {
+		puts_uart("TINY: hello from the guest\n");
+	} else if (str_eq(mode, "info")) {
+		mode_info(bp);
+	} else if (str_eq(mode, "acpi")) {
+		mode_acpi(bp);
+	} else if (str_eq(mode, "cpuid")) {
+		mode_cpuid();
+	} else if (str_eq(mode, "echo")) {
+		mode_echo();
+	} else if (str_eq(mode, "reboot")) {
+		outb(0x64, 0xfe);
+		halt_forever();
+	} else if (str_eq(mode, "reset-reg")) {
+		outb(0xcf9, 0x06);
+		halt_forever();
+	} else if (str_eq(mode, "panic")) {
+		outb(0x505, 1);
+		halt_forever();
+	} else if (str_eq(mode, "triple")) {
+		triple_fault();
+	} else if (str_eq(mode, "halt")) {
+		halt_forever();
+	} else {
+		puts_uart("TINY: unknown mode\n");
+	}
+	poweroff();
+}

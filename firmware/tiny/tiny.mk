@@ -1,0 +1,15 @@
+# tiny.mk: builds the tiny bare-metal guest as a bzImage (build/firmware/tiny.bzImage).
+TINY_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-pic \
+	-fno-pie -mno-red-zone -mgeneral-regs-only -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -nostdlib -Ifirmware/tiny
+TINY_SRCS := firmware/tiny/head.S firmware/tiny/lib.c firmware/tiny/tiny.c
+
+$(FW_BUILD)/tiny.elf: $(TINY_SRCS) firmware/tiny/tiny.h firmware/tiny/tiny.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(TINY_CFLAGS) -mcmodel=small -static -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-Wl,-T,firmware/tiny/tiny.ld -o $@ $(TINY_SRCS)
+
+$(FW_BUILD)/tiny.bzImage: $(FW_BUILD)/tiny.elf
+	objcopy -O binary $< $@
+
+FW_TINY_BINS += $(FW_BUILD)/tiny.bzImage

@@ -1,0 +1,46 @@
+/* arch.h: the small interface each arch/ implements; no #ifdef outside arch/. */
+#ifndef VMM_ARCH_H
+#define VMM_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/memory.h"
+
+struct vm;
+struct vcpu;
+
+/* Check the KVM capabilities this arch needs; log what is missing. */
+int arch_check_kvm(struct vm *vm);
+
+/* Minimum guest RAM this arch can lay out, in bytes. */
+uint64_t arch_min_memory(void);
+
+/* Lay out `size` bytes of guest RAM as regions; fills out[], returns count. */
+int arch_mem_layout(struct vm *vm, uint64_t size, struct mem_region *out,
+		    unsigned int max);
+
+/* Create the irqchip and timers, and register platform devices on buses. */
+int arch_vm_init(struct vm *vm);
+
+/* Load kernel, initrd and command line; write boot tables. */
+int arch_load_kernel(struct vm *vm);
+
+/* Per-vCPU set-up: CPUID, MSRs, registers, local APIC. */
+int arch_vcpu_init(struct vcpu *vcpu);
+
+/*
+ * Handle a KVM exit reason the generic loop does not know. Returns 0 to
+ * keep running, 1 if the VM is stopping (vm_request_exit was called).
+ */
+int arch_vcpu_exit(struct vcpu *vcpu);
+
+/*
+ * Describe a KVM internal error for the user: exit reason, instruction
+ * pointer and the bytes there. Writes a NUL-terminated string.
+ */
+void arch_describe_internal_error(struct vcpu *vcpu, char *buf, size_t len);
+
+void arch_vm_destroy(struct vm *vm);
+
+#endif

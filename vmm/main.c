@@ -1,0 +1,454 @@
+/* main.c: the microvm command line, a thin user of the libmicrovm API. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "microvm.h"
+#include "vmm/parse.h"
+
+/* Exit statuses: documented in --help and the README. */
+enum {
+	EXIT_POWEROFF = 0,
+	EXIT_VMM_ERROR = 1,
+	EXIT_USAGE = 2,
+	EXIT_REBOOT = 3,
+	EXIT_PANIC = 4,
+	EXIT_TRIPLE_FAULT = 5,
+	EXIT_STOPPED = 6,
+};
+
+#define ESCAPE_CHAR 0x01 /* Ctrl-A */
+
+struct cli {
+	struct microvm_config cfg;
+	const char *console;
+	int console_file_fd;
+	bool raw_tty;
+	struct termios saved_tio;
+	volatile sig_atomic_t stop_signal;
+	struct microvm *vm;
+	pthread_t sig_thread;
+};
+
+/* Only for the fatal-signal handler, which must restore the terminal. */
+static struct cli *cli_for_crash;
+
+static const char usage_run[] =
+	"Usage: microvm run --kernel PATH [OPTIONS]\n"
+	"\n"
+	"Boot a Linux kernel (bzImage, or ELF vmlinux with a PVH note) in a\n"
+	"KVM microVM. The process lives exactly as long as the guest.\n"
+	"\n"
+	"Options:\n"
+	"  --kernel PATH           kernel image (required)\n"
+	"  --initrd PATH           initramfs / initrd\n"
+	"  --cmdline STR           kernel command line (default: \"" MICROVM_DEFAULT_CMDLINE "\")\n"
+	"  --cpus N                vCPUs, 1.." "254" " (default 1)\n"
+	"  --memory SIZE[,hugepages=on]\n"
+	"                          guest RAM, e.g. 512M or 2G; a bare number is MiB\n"
+	"                          (default 256M); hugepages=on backs it with 2 MiB pages\n"
+	"  --cpu-features LIST     CPUID changes, e.g. -cx16,-xsave (Linux flag names)\n"
+	"  --console MODE          stdio (default), file:PATH, or none; the console is a\n"
+	"                          16550 UART (ttyS0). On a terminal, Ctrl-A x stops the VM\n"
+	"                          and Ctrl-A Ctrl-A sends Ctrl-A.\n"
+	"  --log-level LEVEL       error, warn (default), info or debug; logs go to stderr\n"
+	"  -h, --help              show this help\n"
+	"\n"
+	"Exit status:\n"
+	"  0  the guest powered off        4  the guest kernel panicked (pvpanic)\n"
+	"  1  VMM or KVM error             5  triple fault (vCPU shutdown)\n"
+	"  2  bad usage                    6  stopped from the console (Ctrl-A x)\n"
+	"  3  the guest rebooted           128+N  stopped by signal N (SIGINT: 130,\n"
+	"                                         SIGTERM: 143)\n";
+
+static const char usage_top[] =
+	"Usage: microvm COMMAND [OPTIONS]\n"
+	"\n"
+	"Commands:\n"
+	"  run       boot a microVM (microvm run --help)\n"
+	"  version   print the version\n"
+	"  help      show this help\n";
+
+static void restore_tty(struct cli *c)
+{
+	if (c->raw_tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &c->saved_tio);
+		c->raw_tty = false;
+	}
+}
+
+static void crash_handler(int sig)
+{
+	if (cli_for_crash && cli_for_crash->raw_tty)
+		tcsetattr(STDIN_FILENO, TCSANOW, &cli_for_crash->saved_tio);
+	raise(sig); /* SA_RESETHAND: default action now */
+}
+
+static void log_to_stderr(void *opaque, enum microvm_log_level level,
+			  const char *dev, const char *msg)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	struct cli *c = opaque;
+
+	/* A raw terminal does not turn \n into \r\n for us. */
+	fprintf(stderr, "microvm: %s: %s: %s%s", names[level], dev, msg,
+		c->raw_tty ? "\r\n" : "\n");
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("microvm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'microvm run --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+static int parse_memory(struct cli *c, const char *arg)
+{
+	char *s = strdup(arg), *opt;
+	uint64_t v;
+	int r;
+
+	if (!s)
+		return usage_error("out of memory");
+	opt = strchr(s, ',');
+	if (opt)
+		*opt++ = 0;
+	r = parse_size(s, 1ull << 20, &v);
+	if (r < 0 || v == 0) {
+		free(s);
+		return usage_error("--memory: invalid size '%s' (try 512M or 2G)",
+				   arg);
+	}
+	c->cfg.memory = v;
+	while (opt && *opt) {
+		char *next = strchr(opt, ',');
+
+		if (next)
+			*next++ = 0;
+		if (!strcmp(opt, "hugepages=on")) {
+			c->cfg.hugepages = true;
+		} else if (!strcmp(opt, "hugepages=off")) {
+			c->cfg.hugepages = false;
+		} else {
+			r = usage_error("--memory: unknown option '%s' "
+					"(known: hugepages=on|off)",
+					opt);
+			free(s);
+			return r;
+		}
+		opt = next;
+	}
+	free(s);
+	return 0;
+}
+
+static int parse_log_level(struct cli *c, const char *arg)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+
+	for (unsigned int i = 0; i < 4; i++) {
+		if (!strcasecmp(arg, names[i])) {
+			c->cfg.log_level = (enum microvm_log_level)i;
+			return 0;
+		}
+	}
+	return usage_error("--log-level: unknown level '%s' (error, warn, info, "
+			   "debug)",
+			   arg);
+}
+
+enum {
+	OPT_KERNEL = 256,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_CPUS,
+	OPT_MEMORY,
+	OPT_CPU_FEATURES,
+	OPT_CONSOLE,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option run_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "cpu-features", required_argument, NULL, OPT_CPU_FEATURES },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Returns -1 to go on, else an exit status. */
+static int parse_run_args(struct cli *c, int argc, char **argv)
+{
+	uint64_t v;
+	int opt, r;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":h", run_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_KERNEL:
+			c->cfg.kernel = optarg;
+			break;
+		case OPT_INITRD:
+			c->cfg.initrd = optarg;
+			break;
+		case OPT_CMDLINE:
+			c->cfg.cmdline = optarg;
+			break;
+		case OPT_CPUS:
+			if (parse_u64(optarg, &v) < 0 || v < 1 ||
+			    v > MICROVM_MAX_CPUS)
+				return usage_error("--cpus: must be a number "
+						   "from 1 to %d, got '%s'",
+						   MICROVM_MAX_CPUS, optarg);
+			c->cfg.cpus = (unsigned int)v;
+			break;
+		case OPT_MEMORY:
+			r = parse_memory(c, optarg);
+			if (r)
+				return r;
+			break;
+		case OPT_CPU_FEATURES:
+			c->cfg.cpu_features = optarg;
+			break;
+		case OPT_CONSOLE:
+			if (strcmp(optarg, "stdio") && strcmp(optarg, "none") &&
+			    (strncmp(optarg, "file:", 5) || !optarg[5]))
+				return usage_error("--console: expected stdio, "
+						   "file:PATH or none, got '%s'",
+						   optarg);
+			c->console = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			r = parse_log_level(c, optarg);
+			if (r)
+				return r;
+			break;
+		case 'h':
+			fputs(usage_run, stdout);
+			return 0;
+		case ':':
+			return usage_error("option '%s' needs a value",
+					   argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!c->cfg.kernel)
+		return usage_error("--kernel is required");
+	return -1;
+}
+
+static int setup_console(struct cli *c)
+{
+	struct termios raw;
+
+	if (!strcmp(c->console, "none")) {
+		c->cfg.console = MICROVM_CONSOLE_NONE;
+		return 0;
+	}
+	c->cfg.console = MICROVM_CONSOLE_FDS;
+	if (!strncmp(c->console, "file:", 5)) {
+		c->console_file_fd = open(c->console + 5,
+					  O_WRONLY | O_CREAT | O_TRUNC |
+						  O_CLOEXEC,
+					  0644);
+		if (c->console_file_fd < 0) {
+			fprintf(stderr, "microvm: --console: cannot open '%s': %s\n",
+				c->console + 5, strerror(errno));
+			return EXIT_VMM_ERROR;
+		}
+		c->cfg.console_out_fd = c->console_file_fd;
+		c->cfg.console_in_fd = -1;
+		return 0;
+	}
+	c->cfg.console_in_fd = STDIN_FILENO;
+	c->cfg.console_out_fd = STDOUT_FILENO;
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &c->saved_tio) == 0) {
+		raw = c->saved_tio;
+		cfmakeraw(&raw);
+		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0) {
+			c->raw_tty = true;
+			c->cfg.console_escape = ESCAPE_CHAR;
+		}
+	}
+	return 0;
+}
+
+static void *signal_thread(void *arg)
+{
+	struct cli *c = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		if (sigwait(&set, &sig))
+			continue;
+		if (sig == SIGUSR1) /* main thread: we are done */
+			return NULL;
+		if (!c->stop_signal)
+			c->stop_signal = sig;
+		microvm_stop(c->vm);
+	}
+}
+
+static int exit_status(const struct cli *c, const struct microvm_exit *e)
+{
+	switch (e->reason) {
+	case MICROVM_EXIT_POWEROFF:
+		return EXIT_POWEROFF;
+	case MICROVM_EXIT_REBOOT:
+		return EXIT_REBOOT;
+	case MICROVM_EXIT_PANIC:
+		return EXIT_PANIC;
+	case MICROVM_EXIT_TRIPLE_FAULT:
+		return EXIT_TRIPLE_FAULT;
+	case MICROVM_EXIT_STOPPED:
+		return c->stop_signal ? 128 + c->stop_signal : EXIT_STOPPED;
+	case MICROVM_EXIT_NONE:
+	case MICROVM_EXIT_ERROR:
+		break;
+	}
+	return EXIT_VMM_ERROR;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct cli c = { .console = "stdio", .console_file_fd = -1 };
+	struct microvm_exit ex;
+	struct sigaction sa;
+	sigset_t set;
+	int r, status;
+
+	microvm_config_init(&c.cfg);
+	c.cfg.log_fn = log_to_stderr;
+	c.cfg.log_opaque = &c;
+	status = parse_run_args(&c, argc, argv);
+	if (status >= 0)
+		return status;
+
+	/* Signals go to our signal thread only; library threads block all. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	status = setup_console(&c);
+	if (status)
+		return status;
+	cli_for_crash = &c;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = crash_handler;
+	sa.sa_flags = (int)SA_RESETHAND;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGABRT, &sa, NULL);
+	sigaction(SIGFPE, &sa, NULL);
+	sigaction(SIGILL, &sa, NULL);
+
+	r = microvm_create(&c.cfg, &c.vm);
+	if (r < 0) {
+		restore_tty(&c);
+		/* The library logged the reason; classify it. */
+		switch (r) {
+		case -EINVAL:  /* bad value, memory too small for the kernel */
+		case -ENOEXEC: /* not a kernel we can boot */
+		case -E2BIG:   /* command line too long */
+		case -ENOENT:  /* kernel or initrd missing */
+		case -EACCES:  /* kernel or initrd unreadable */
+		case -ENOTSUP: /* a CPU feature the host lacks */
+			status = EXIT_USAGE;
+			break;
+		default:
+			status = EXIT_VMM_ERROR;
+		}
+		goto out;
+	}
+	if (pthread_create(&c.sig_thread, NULL, signal_thread, &c)) {
+		status = EXIT_VMM_ERROR;
+		goto out_destroy;
+	}
+	if (c.raw_tty)
+		fputs("microvm: console on this terminal; Ctrl-A x stops the "
+		      "VM\r\n",
+		      stderr);
+	r = microvm_start(c.vm);
+	if (r == 0)
+		r = microvm_wait(c.vm, &ex);
+	pthread_kill(c.sig_thread, SIGUSR1);
+	pthread_join(c.sig_thread, NULL);
+	if (r < 0) {
+		fprintf(stderr, "microvm: %s\n", strerror(-r));
+		status = EXIT_VMM_ERROR;
+		goto out_destroy;
+	}
+	status = exit_status(&c, &ex);
+	restore_tty(&c);
+	if (ex.reason != MICROVM_EXIT_POWEROFF)
+		fprintf(stderr, "microvm: %s: %s\n",
+			microvm_exit_reason_name(ex.reason), ex.message);
+out_destroy:
+	microvm_destroy(c.vm);
+out:
+	restore_tty(&c);
+	cli_for_crash = NULL;
+	if (c.console_file_fd >= 0)
+		close(c.console_file_fd);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_top, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("microvm %s\n", microvm_version());
+		return 0;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h")) {
+		fputs(usage_top, stdout);
+		return 0;
+	}
+	fprintf(stderr, "microvm: unknown command '%s'\n", argv[1]);
+	fputs(usage_top, stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,52 @@
+/* memory.h: guest RAM: one memfd split into regions at guest-physical addresses. */
+#ifndef VMM_MEMORY_H
+#define VMM_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_MEM_MAX_REGIONS 4
+
+struct mem_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+};
+
+struct guest_mem {
+	int fd;
+	uint8_t *base; /* one mapping of the whole memfd */
+	uint64_t total;
+	bool hugepages;
+	struct mem_region regions[GUEST_MEM_MAX_REGIONS];
+	unsigned int nregions;
+};
+
+/*
+ * Host address of [gpa, gpa+len) if it lies entirely inside one RAM region,
+ * else NULL. Pure: usable in unit tests with hand-made regions.
+ */
+void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+
+/* Copy into / out of guest RAM; -EFAULT if the range is not all RAM. */
+__attribute__((warn_unused_result)) int
+guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src,
+		uint64_t len);
+__attribute__((warn_unused_result)) int
+guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst,
+	       uint64_t len);
+
+/* End of the RAM region that contains `gpa` (exclusive), or 0. */
+uint64_t guest_mem_region_end(const struct guest_mem *mem, uint64_t gpa);
+
+/*
+ * Create the backing memfd (MFD_HUGETLB when `hugepages`), map it and lay
+ * out `n` regions back to back in it. 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int
+guest_mem_create(struct guest_mem *mem, const struct mem_region *layout,
+		 unsigned int n, bool hugepages);
+void guest_mem_destroy(struct guest_mem *mem);
+
+#endif

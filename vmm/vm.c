@@ -1,0 +1,430 @@
+/* vm.c: VM lifecycle: create (in an explicit init order), start, wait, stop, destroy. */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/arch.h"
+#include "vmm/console.h"
+#include "vmm/evloop.h"
+#include "vmm/kvm.h"
+#include "vmm/parse.h"
+#include "vmm/vcpu.h"
+
+void vm_kick_vcpus(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->thread_started)
+			pthread_kill(v->thread, vm->cfg.kick_signal);
+	}
+}
+
+void vm_request_exit(struct vm *vm, enum microvm_exit_reason reason, int vcpu,
+		     int error, const char *fmt, ...)
+{
+	uint64_t one = 1;
+	bool first = false;
+	va_list ap;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->exited) {
+		first = true;
+		vm->exited = true;
+		vm->exit_info.reason = reason;
+		vm->exit_info.vcpu = vcpu;
+		vm->exit_info.error = error;
+		va_start(ap, fmt);
+		vsnprintf(vm->exit_info.message, sizeof(vm->exit_info.message),
+			  fmt, ap);
+		va_end(ap);
+	}
+	atomic_store(&vm->stopping, true);
+	vm_kick_vcpus(vm);
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+	if (first) {
+		log_info(&vm->log, "vm", "stopping: %s (%s)",
+			 microvm_exit_reason_name(reason),
+			 vm->exit_info.message);
+		(void)!write(vm->exit_efd, &one, sizeof(one));
+	}
+}
+
+int vm_irq_line(struct vm *vm, unsigned int gsi, int level)
+{
+	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+
+	return kvm_ioctl(&vm->log, "irq", vm->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void vm_config_free(struct vm_config *c)
+{
+	free(c->kernel);
+	free(c->initrd);
+	free(c->cmdline);
+	free(c->cpu_features);
+}
+
+/* Validate and copy the embedder's config; logs the first problem. */
+static int vm_config_copy(struct vm *vm, const struct microvm_config *in)
+{
+	struct vm_config *c = &vm->cfg;
+	char sz[32];
+
+	if (!in->kernel || !*in->kernel) {
+		log_err(&vm->log, "vm", "no kernel given");
+		return -EINVAL;
+	}
+	if (in->cpus < 1 || in->cpus > MICROVM_MAX_CPUS) {
+		log_err(&vm->log, "vm", "cpus must be 1..%d, got %u",
+			MICROVM_MAX_CPUS, in->cpus);
+		return -EINVAL;
+	}
+	if (in->memory < arch_min_memory()) {
+		format_size(arch_min_memory(), sz, sizeof(sz));
+		log_err(&vm->log, "vm", "memory must be at least %s", sz);
+		return -EINVAL;
+	}
+	if (in->memory & 0xfff || (in->hugepages && (in->memory & 0x1fffff))) {
+		log_err(&vm->log, "vm",
+			"memory must be a multiple of %s",
+			in->hugepages ? "2 MiB with hugepages" : "4 KiB");
+		return -EINVAL;
+	}
+	c->kernel = strdup(in->kernel);
+	c->initrd = dup_or_null(in->initrd);
+	c->cmdline = strdup(in->cmdline ? in->cmdline
+					: MICROVM_DEFAULT_CMDLINE);
+	c->cpu_features = dup_or_null(in->cpu_features);
+	if (!c->kernel || !c->cmdline || (in->initrd && !c->initrd) ||
+	    (in->cpu_features && !c->cpu_features))
+		return -ENOMEM;
+	c->cpus = in->cpus;
+	c->memory = in->memory;
+	c->hugepages = in->hugepages;
+	c->console_in_fd =
+		in->console == MICROVM_CONSOLE_FDS ? in->console_in_fd : -1;
+	c->console_out_fd =
+		in->console == MICROVM_CONSOLE_FDS ? in->console_out_fd : -1;
+	c->console_escape = in->console_escape;
+	c->kick_signal = in->kick_signal ? in->kick_signal : SIGRTMIN + 7;
+	if (c->kick_signal < SIGRTMIN || c->kick_signal > SIGRTMAX) {
+		log_err(&vm->log, "vm",
+			"kick_signal must be a real-time signal (%d..%d)",
+			SIGRTMIN, SIGRTMAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int vm_open_kvm(struct vm *vm)
+{
+	int r;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		r = -errno;
+		if (r == -ENOENT)
+			log_err(&vm->log, "kvm",
+				"/dev/kvm does not exist: this host has no "
+				"KVM (load kvm_intel or kvm_amd, or enable "
+				"virtualization in the firmware)");
+		else if (r == -EACCES || r == -EPERM)
+			log_err(&vm->log, "kvm",
+				"permission denied opening /dev/kvm: add "
+				"your user to the 'kvm' group or run as root");
+		else
+			log_err(&vm->log, "kvm", "cannot open /dev/kvm: %s",
+				strerror(-r));
+		/* Distinct from a missing or unreadable kernel file. */
+		return r == -ENOENT ? -ENODEV : r == -EACCES ? -EPERM : r;
+	}
+	r = __kvm_ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (r != KVM_API_VERSION) {
+		log_err(&vm->log, "kvm", "KVM API version %d, need %d", r,
+			KVM_API_VERSION);
+		return -ENOSYS;
+	}
+	vm->kvm_emulates_kernel = access("/sys/module/kvm_pvm", F_OK) == 0;
+	return 0;
+}
+
+static int vm_check_cap(struct vm *vm, unsigned long cap, const char *name)
+{
+	if (__kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, cap) <= 0) {
+		log_err(&vm->log, "kvm",
+			"this host's KVM lacks a capability microvm needs: %s",
+			name);
+		return -ENOSYS;
+	}
+	return 0;
+}
+
+static int vm_create_kvm_vm(struct vm *vm)
+{
+	int r;
+
+	r = vm_check_cap(vm, KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY");
+	if (!r)
+		r = vm_check_cap(vm, KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
+	if (!r)
+		r = arch_check_kvm(vm);
+	if (r)
+		return r;
+	r = kvm_ioctl(&vm->log, "kvm", vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (r < 0)
+		return r;
+	vm->vm_fd = r;
+	r = kvm_ioctl(&vm->log, "kvm", vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (r < 0)
+		return r;
+	vm->vcpu_mmap_size = r;
+	return 0;
+}
+
+static int vm_create_memory(struct vm *vm)
+{
+	struct mem_region layout[GUEST_MEM_MAX_REGIONS];
+	char sz[32];
+	int n, r;
+
+	n = arch_mem_layout(vm, vm->cfg.memory, layout, GUEST_MEM_MAX_REGIONS);
+	if (n < 0)
+		return n;
+	r = guest_mem_create(&vm->mem, layout, (unsigned int)n,
+			     vm->cfg.hugepages);
+	if (r < 0) {
+		format_size(vm->cfg.memory, sz, sizeof(sz));
+		if (vm->cfg.hugepages)
+			log_err(&vm->log, "memory",
+				"cannot allocate %s of guest RAM from huge "
+				"pages: %s (reserve them in "
+				"/proc/sys/vm/nr_hugepages)",
+				sz, strerror(-r));
+		else
+			log_err(&vm->log, "memory",
+				"cannot allocate %s of guest RAM: %s", sz,
+				strerror(-r));
+		return r;
+	}
+	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
+		const struct mem_region *m = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region kr = {
+			.slot = i,
+			.guest_phys_addr = m->gpa,
+			.memory_size = m->size,
+			.userspace_addr = (uint64_t)(uintptr_t)m->hva,
+		};
+
+		r = kvm_ioctl(&vm->log, "memory", vm->vm_fd,
+			      KVM_SET_USER_MEMORY_REGION, &kr);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int vm_create_vcpus(struct vm *vm)
+{
+	int r;
+
+	vm->vcpus = calloc(vm->cfg.cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < vm->cfg.cpus; i++) {
+		r = vcpu_create(vm, &vm->vcpus[i], i);
+		if (r < 0)
+			return r;
+		vm->ncpus++;
+	}
+	return 0;
+}
+
+/*
+ * The init order. Each step may rely on the ones before it; vm_destroy
+ * undoes whatever was done, so a failing step just returns.
+ */
+static int vm_init(struct vm *vm, const struct microvm_config *cfg)
+{
+	int r;
+
+	r = vm_config_copy(vm, cfg);
+	if (!r)
+		r = vm_open_kvm(vm);
+	if (!r)
+		r = vm_create_kvm_vm(vm);
+	if (!r)
+		r = vm_create_memory(vm);
+	if (!r)
+		r = evloop_create(&vm->loop, &vm->log);
+	if (!r)
+		r = console_create(vm);
+	if (!r)
+		r = arch_vm_init(vm);
+	if (!r)
+		r = arch_load_kernel(vm);
+	if (!r)
+		r = vm_create_vcpus(vm);
+	if (!r)
+		r = console_start(vm);
+	return r;
+}
+
+int vm_create(const struct microvm_config *cfg, struct vm **out)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	int r;
+
+	if (!vm)
+		return -ENOMEM;
+	vm->log = (struct logger){ cfg->log_fn, cfg->log_opaque,
+				   cfg->log_level };
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->mem.fd = -1;
+	bus_init(&vm->pio);
+	bus_init(&vm->mmio);
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	vm->exit_info.vcpu = -1;
+	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_efd < 0) {
+		r = -errno;
+		vm_destroy(vm);
+		return r;
+	}
+	r = vm_init(vm, cfg);
+	if (r < 0) {
+		vm_destroy(vm);
+		return r;
+	}
+	*out = vm;
+	return 0;
+}
+
+static void *loop_thread(void *arg)
+{
+	struct vm *vm = arg;
+	int r = evloop_run(vm->loop);
+
+	if (r < 0)
+		vm_request_exit(vm, MICROVM_EXIT_ERROR, -1, r,
+				"event loop failed: %s", strerror(-r));
+	return NULL;
+}
+
+int vm_start(struct vm *vm)
+{
+	sigset_t all, old;
+	int r = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->started) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EALREADY;
+	}
+	vm->started = true;
+	/* Our threads never take the embedder's signals. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&vm->loop_thread, NULL, loop_thread, vm);
+	if (!r) {
+		vm->loop_started = true;
+		pthread_setname_np(vm->loop_thread, "microvm-io");
+	}
+	for (unsigned int i = 0; !r && i < vm->ncpus; i++)
+		r = vcpu_start(&vm->vcpus[i]);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_unlock(&vm->lock);
+	if (r < 0)
+		vm_request_exit(vm, MICROVM_EXIT_ERROR, -1, r,
+				"starting threads: %s", strerror(-r));
+	return r;
+}
+
+/* Join every thread once; later callers wait for the first. */
+static void vm_join(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (vm->joined || vm->joining) {
+		while (!vm->joined)
+			pthread_cond_wait(&vm->cond, &vm->lock);
+		pthread_mutex_unlock(&vm->lock);
+		return;
+	}
+	vm->joining = true;
+	pthread_mutex_unlock(&vm->lock);
+
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		if (vm->vcpus[i].thread_started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+	}
+	if (vm->loop_started) {
+		evloop_stop(vm->loop);
+		pthread_join(vm->loop_thread, NULL);
+	}
+	pthread_mutex_lock(&vm->lock);
+	vm->joined = true;
+	pthread_cond_broadcast(&vm->cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+int vm_wait(struct vm *vm, struct microvm_exit *exit)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->started) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EINVAL;
+	}
+	while (!vm->exited)
+		pthread_cond_wait(&vm->cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+	vm_join(vm);
+	if (exit)
+		*exit = vm->exit_info;
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	if (vm->started) {
+		vm_request_exit(vm, MICROVM_EXIT_STOPPED, -1, 0,
+				"VM destroyed");
+		vm_join(vm);
+	}
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	arch_vm_destroy(vm);
+	console_destroy(vm);
+	evloop_destroy(vm->loop);
+	bus_free(&vm->pio);
+	bus_free(&vm->mmio);
+	guest_mem_destroy(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->exit_efd >= 0)
+		close(vm->exit_efd);
+	vm_config_free(&vm->cfg);
+	pthread_cond_destroy(&vm->cond);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}

@@ -1,0 +1,107 @@
+/* vm.h: the VM object every part of the VMM hangs off (no globals). */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "microvm.h"
+#include "vmm/bus.h"
+#include "vmm/log.h"
+#include "vmm/memory.h"
+
+struct kvm_run;
+struct evloop;
+struct console;
+struct arch_vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	_Atomic pid_t tid;
+	char name[16];
+	struct ratelimit rl_unhandled;
+	struct ratelimit rl_bad;
+};
+
+/* The VM's configuration, copied out of struct microvm_config. */
+struct vm_config {
+	char *kernel;
+	char *initrd;
+	char *cmdline;
+	unsigned int cpus;
+	uint64_t memory;
+	bool hugepages;
+	char *cpu_features;
+	int console_in_fd;
+	int console_out_fd;
+	unsigned char console_escape;
+	int kick_signal;
+};
+
+struct vm {
+	struct logger log;
+	struct vm_config cfg;
+
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	bool kvm_emulates_kernel; /* /sys/module/kvm_pvm: see GUIDE §5 */
+
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+
+	struct vcpu *vcpus;
+	unsigned int ncpus;
+
+	struct evloop *loop;
+	pthread_t loop_thread;
+	bool loop_started;
+
+	struct serial *serial;
+	unsigned int serial_gsi;
+	struct console *console;
+
+	struct arch_vm *arch;
+
+	/* Lifecycle. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool stopping;
+	bool started;
+	bool joining;
+	bool joined;
+	bool exited; /* exit_info is final */
+	struct microvm_exit exit_info;
+	int exit_efd;
+	unsigned int vcpus_running;
+};
+
+/*
+ * Record why the VM stops (the first caller wins), kick every vCPU out of
+ * KVM_RUN and signal waiters. Safe from any thread.
+ */
+__attribute__((format(printf, 5, 6))) void
+vm_request_exit(struct vm *vm, enum microvm_exit_reason reason, int vcpu,
+		int error, const char *fmt, ...);
+
+/* Raise or lower an interrupt line (GSI) of the in-kernel irqchip. */
+int vm_irq_line(struct vm *vm, unsigned int gsi, int level);
+
+/* Kick all vCPU threads out of KVM_RUN. */
+void vm_kick_vcpus(struct vm *vm);
+
+int vm_create(const struct microvm_config *cfg, struct vm **out);
+int vm_start(struct vm *vm);
+int vm_wait(struct vm *vm, struct microvm_exit *exit);
+void vm_destroy(struct vm *vm);
+
+#endif
