@@ -21,7 +21,7 @@ LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) \
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS := $(BUILD)/obj/vmm/main.o
 
-UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/$(ARCH)/*.c)
 UNIT_BIN := $(BUILD)/tests/unit
 
 all: $(BUILD)/microvm $(BUILD)/libmicrovm.a $(BUILD)/libmicrovm.so firmware
@@ -55,7 +55,7 @@ $(BUILD)/tests/kvm/%: tests/kvm/%.c $(BUILD)/libmicrovm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmicrovm.a $(LDFLAGS) $(LDLIBS)
 
-.PHONY: all deps test test-unit test-kvm test-boot run guest rig-shell \
+.PHONY: FORCE all deps test test-unit test-kvm test-boot run guest rig-shell \
 	clean format firmware check-format
 
 deps:
@@ -64,15 +64,22 @@ deps:
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN) --jobs 2
 
-test-kvm: all $(TEST_KVM_BINS)
-	BUILD=$(BUILD) tests/kvm/run.sh
+# The embedding test also runs under ASan+UBSan (LeakSanitizer included).
+EMBED_SAN := build-san/tests/kvm/embed
+ifeq ($(SAN),)
+$(EMBED_SAN): FORCE
+	$(MAKE) --no-print-directory SAN=address,undefined $(EMBED_SAN)
+endif
+
+test-kvm: all $(TEST_KVM_BINS) $(if $(SAN),,$(EMBED_SAN))
+	BUILD=$(BUILD) EMBED_SAN=$(if $(SAN),,$(EMBED_SAN)) tests/kvm/run.sh
 
 test-boot: all guest
 	BUILD=$(BUILD) tests/boot/run.sh
 
 # The one test command: every layer, then one summary line.
-test: all $(UNIT_BIN) $(TEST_KVM_BINS)
-	BUILD=$(BUILD) tests/run-all.sh
+test: all $(UNIT_BIN) $(TEST_KVM_BINS) $(if $(SAN),,$(EMBED_SAN))
+	BUILD=$(BUILD) EMBED_SAN=$(if $(SAN),,$(EMBED_SAN)) tests/run-all.sh
 
 guest: all
 	BUILD=$(BUILD) scripts/guest-assets.sh

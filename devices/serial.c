@@ -156,7 +156,7 @@ static uint8_t serial_read(struct serial *s, unsigned int reg)
 		if (dlab)
 			return s->dll;
 		v = rx_pop(s);
-		if (s->rx_wanted && s->rx_count < SERIAL_RX_BUF / 2) {
+		if (s->rx_wanted && s->rx_count <= SERIAL_RX_BUF / 2) {
 			s->rx_wanted = false;
 			if (s->ops->rx_space)
 				s->ops->rx_space(s->opaque);

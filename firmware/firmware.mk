@@ -2,7 +2,7 @@
 # and the guest /init used by tests, `make run` and benchmarks.
 FW_BUILD := $(BUILD)/firmware
 
-firmware: $(FW_TINY_BINS)
-
 -include firmware/tiny/tiny.mk
 -include firmware/init/init.mk
+
+firmware: $(FW_TINY_BINS)

@@ -418,7 +418,9 @@ static int cmd_run(int argc, char **argv)
 	}
 	status = exit_status(&c, &ex);
 	restore_tty(&c);
-	if (ex.reason != MICROVM_EXIT_POWEROFF)
+	/* Errors were logged where they happened; say how others ended. */
+	if (ex.reason != MICROVM_EXIT_POWEROFF &&
+	    ex.reason != MICROVM_EXIT_ERROR)
 		fprintf(stderr, "microvm: %s: %s\n",
 			microvm_exit_reason_name(ex.reason), ex.message);
 out_destroy:

@@ -49,7 +49,9 @@ void vm_request_exit(struct vm *vm, enum microvm_exit_reason reason, int vcpu,
 		va_end(ap);
 	}
 	atomic_store(&vm->stopping, true);
-	vm_kick_vcpus(vm);
+	/* Once joining starts, the threads may be gone: never kick them. */
+	if (!vm->joining)
+		vm_kick_vcpus(vm);
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);
 	if (first) {

@@ -143,7 +143,7 @@ int elf_kernel_parse(const uint8_t *img, size_t size, struct elf_kernel *out,
 			(const void *)(img + eh->e_phoff + i * sizeof(*ph));
 
 		if (ph->p_offset > size || ph->p_filesz > size - ph->p_offset ||
-		    ph->p_filesz > ph->p_memsz) {
+		    (ph->p_type == PT_LOAD && ph->p_filesz > ph->p_memsz)) {
 			snprintf(err, errlen,
 				 "ELF segment %u lies outside the file", i);
 			return -ENOEXEC;

@@ -46,8 +46,10 @@
 #define APIC_MODE_EXTINT 0x7
 
 struct arch_vm {
-	struct cpuid_entry *cpuid; /* per VM, after --cpu-features edits */
+	struct cpuid_entry *cpuid; /* as KVM_GET_SUPPORTED_CPUID gave it */
 	size_t ncpuid;
+	struct cpuid_edits edits; /* --cpu-features */
+	bool has_edits;
 	bool pvh;
 	uint64_t entry;
 	uint64_t boot_info; /* zero page or hvm_start_info */
@@ -143,32 +145,64 @@ static int x86_get_supported_cpuid(struct vm *vm)
 	return 0;
 }
 
+/*
+ * The CPUID table of one vCPU: the host-supported table, topology for this
+ * vCPU, then the --cpu-features edits (last, so that e.g. -hypervisor
+ * sticks). `out` holds a->ncpuid + 4 entries; returns the count or -errno.
+ */
+static int x86_build_cpuid(struct vm *vm, unsigned int vcpu,
+			   struct cpuid_entry *out, char *err, size_t errlen)
+{
+	struct arch_vm *a = vm->arch;
+	size_t n = a->ncpuid;
+	int r;
+
+	memcpy(out, a->cpuid, n * sizeof(*out));
+	r = cpuid_add_topology_subleaves(out, &n, a->ncpuid + 4);
+	if (r < 0) {
+		snprintf(err, errlen, "no room for topology leaves");
+		return r;
+	}
+	cpuid_set_topology(out, n, vcpu, vm->cfg.cpus);
+	if (a->has_edits) {
+		r = cpuid_edits_apply(out, n, &a->edits, a->cpuid, a->ncpuid,
+				      err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return (int)n;
+}
+
 static int x86_setup_cpuid(struct vm *vm)
 {
 	struct arch_vm *a = vm->arch;
-	struct cpuid_entry *supported;
-	struct cpuid_edits edits;
+	struct cpuid_entry *probe;
 	char err[256];
 	int r;
 
 	r = x86_get_supported_cpuid(vm);
-	if (r < 0 || !vm->cfg.cpu_features)
+	if (r < 0)
 		return r;
-	r = cpuid_edits_parse(vm->cfg.cpu_features, &edits, err, sizeof(err));
+	if (vm->cfg.cpu_features) {
+		r = cpuid_edits_parse(vm->cfg.cpu_features, &a->edits, err,
+				      sizeof(err));
+		if (r < 0) {
+			log_err(&vm->log, "cpuid", "--cpu-features: %s", err);
+			return r;
+		}
+		a->has_edits = !cpuid_edits_empty(&a->edits);
+	}
+	/* Build vCPU 0's table now so bad edits fail before anything runs. */
+	probe = calloc(a->ncpuid + 4, sizeof(*probe));
+	if (!probe)
+		return -ENOMEM;
+	r = x86_build_cpuid(vm, 0, probe, err, sizeof(err));
+	free(probe);
 	if (r < 0) {
 		log_err(&vm->log, "cpuid", "--cpu-features: %s", err);
 		return r;
 	}
-	supported = malloc(a->ncpuid * sizeof(*supported));
-	if (!supported)
-		return -ENOMEM;
-	memcpy(supported, a->cpuid, a->ncpuid * sizeof(*supported));
-	r = cpuid_edits_apply(a->cpuid, a->ncpuid, &edits, supported,
-			      a->ncpuid, err, sizeof(err));
-	free(supported);
-	if (r < 0)
-		log_err(&vm->log, "cpuid", "--cpu-features: %s", err);
-	return r;
+	return 0;
 }
 
 static int x86_add_pio(struct vm *vm, uint16_t port, uint16_t len,
@@ -309,23 +343,24 @@ static int x86_write_cmdline(struct vm *vm, uint64_t max_len)
 
 static int x86_write_acpi(struct vm *vm, uint64_t *rsdp)
 {
-	struct acpi_config cfg = {
-		.ncpus = vm->cfg.cpus,
-		.base = X86_ACPI_ADDR,
-		.lapic_addr = (uint32_t)X86_LAPIC_ADDR,
-		.ioapic_addr = (uint32_t)X86_IOAPIC_ADDR,
-		.sleep_ctl_port = X86_PM_PORT,
-		.sleep_sts_port = X86_PM_PORT + 1,
-		.reset_port = X86_RESET_PORT,
-		.reset_value = X86_RESET_VALUE,
-		.pvpanic_port = X86_PVPANIC_PORT,
-	};
+	struct acpi_config cfg;
 	uint8_t *buf = guest_mem_ptr(&vm->mem, X86_ACPI_ADDR, X86_ACPI_SIZE);
 	size_t used;
 	int r;
 
 	if (!buf)
 		return -EFAULT;
+	acpi_config_init(&cfg, vm->cfg.cpus);
+	cfg.base = X86_ACPI_ADDR;
+	cfg.lapic_addr = (uint32_t)X86_LAPIC_ADDR;
+	cfg.ioapic_addr = (uint32_t)X86_IOAPIC_ADDR;
+	cfg.sleep_ctl_port = X86_PM_PORT;
+	cfg.sleep_sts_port = X86_PM_PORT + 1;
+	cfg.reset_port = X86_RESET_PORT;
+	cfg.reset_value = X86_RESET_VALUE;
+	cfg.pvpanic_port = X86_PVPANIC_PORT;
+	cfg.serial_port = X86_COM1_PORT;
+	cfg.serial_irq = X86_COM1_IRQ;
 	r = acpi_build(&cfg, buf, X86_ACPI_SIZE, &used, rsdp);
 	if (r < 0)
 		log_err(&vm->log, "acpi", "building ACPI tables: %s",
@@ -522,19 +557,23 @@ static int x86_vcpu_cpuid(struct vcpu *vcpu)
 	struct arch_vm *a = vcpu->vm->arch;
 	struct kvm_cpuid2 *c;
 	struct cpuid_entry *e;
-	int r;
+	char err[256];
+	int n, r;
 
-	e = malloc(a->ncpuid * sizeof(*e));
-	c = calloc(1, sizeof(*c) + a->ncpuid * sizeof(c->entries[0]));
+	e = calloc(a->ncpuid + 4, sizeof(*e));
+	c = calloc(1, sizeof(*c) + (a->ncpuid + 4) * sizeof(c->entries[0]));
 	if (!e || !c) {
-		free(e);
-		free(c);
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto out;
 	}
-	memcpy(e, a->cpuid, a->ncpuid * sizeof(*e));
-	cpuid_set_topology(e, a->ncpuid, vcpu->id, vcpu->vm->cfg.cpus);
-	c->nent = (uint32_t)a->ncpuid;
-	for (size_t i = 0; i < a->ncpuid; i++) {
+	n = x86_build_cpuid(vcpu->vm, vcpu->id, e, err, sizeof(err));
+	if (n < 0) {
+		log_err(&vcpu->vm->log, vcpu->name, "CPUID: %s", err);
+		r = n;
+		goto out;
+	}
+	c->nent = (uint32_t)n;
+	for (int i = 0; i < n; i++) {
 		c->entries[i].function = e[i].function;
 		c->entries[i].index = e[i].index;
 		c->entries[i].flags = e[i].flags;
@@ -544,6 +583,7 @@ static int x86_vcpu_cpuid(struct vcpu *vcpu)
 		c->entries[i].edx = e[i].edx;
 	}
 	r = kvm_ioctl(&vcpu->vm->log, vcpu->name, vcpu->fd, KVM_SET_CPUID2, c);
+out:
 	free(e);
 	free(c);
 	return r;

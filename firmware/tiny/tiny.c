@@ -162,6 +162,9 @@ void tiny_main(const uint8_t *bp)
 		halt_forever();
 	} else if (str_eq(mode, "triple")) {
 		triple_fault();
+	} else if (str_eq(mode, "int3")) {
+		/* KVM's instruction emulator (kvm_pvm hosts) cannot run this. */
+		__asm__ volatile("int3");
 	} else if (str_eq(mode, "halt")) {
 		halt_forever();
 	} else {

@@ -1,0 +1,233 @@
+/* embed.c: embeds libmicrovm, boots and stops two VMs in one process, proves nothing leaks. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "microvm.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                      \
+	do {                                                                  \
+		if (cond) {                                                   \
+			printf("ok - " __VA_ARGS__);                          \
+		} else {                                                      \
+			printf("not ok - " __VA_ARGS__);                      \
+			failures++;                                           \
+		}                                                             \
+		printf("\n");                                                 \
+	} while (0)
+
+static int count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+struct captured_log {
+	int lines;
+	char last[512];
+};
+
+static void log_cb(void *opaque, enum microvm_log_level level,
+		   const char *dev, const char *msg)
+{
+	struct captured_log *l = opaque;
+
+	l->lines++;
+	snprintf(l->last, sizeof(l->last), "%s: %s", dev, msg);
+}
+
+/* Read the console pipe until `marker` shows up or 20 s pass. */
+static int wait_for(int fd, const char *marker)
+{
+	char buf[4096];
+	size_t len = 0;
+	time_t end = time(NULL) + 20;
+
+	while (time(NULL) < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = 0;
+		if (strstr(buf, marker))
+			return 0;
+		if (len == sizeof(buf) - 1)
+			len = 0;
+	}
+	return -1;
+}
+
+static bool fd_readable(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, timeout_ms) == 1;
+}
+
+/* Boot `mode`; if stop, stop it from the host once it is running. */
+static void run_vm(const char *kernel, const char *mode, bool stop,
+		   enum microvm_exit_reason want)
+{
+	struct microvm_config cfg;
+	struct captured_log log = { 0 };
+	struct microvm_exit ex;
+	struct microvm *vm = NULL;
+	char cmdline[64];
+	pid_t tids[4] = { 0 };
+	char path[64];
+	struct stat st;
+	int pipefd[2], r, n;
+
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		CHECK(0, "pipe: %s", strerror(errno));
+		return;
+	}
+	microvm_config_init(&cfg);
+	snprintf(cmdline, sizeof(cmdline), "tiny.mode=%s", mode);
+	cfg.kernel = kernel;
+	cfg.cmdline = cmdline;
+	cfg.cpus = 2;
+	cfg.memory = 32 << 20;
+	cfg.console = MICROVM_CONSOLE_FDS;
+	cfg.console_in_fd = -1;
+	cfg.console_out_fd = pipefd[1];
+	cfg.log_fn = log_cb;
+	cfg.log_opaque = &log;
+	cfg.log_level = MICROVM_LOG_DEBUG;
+
+	r = microvm_create(&cfg, &vm);
+	CHECK(r == 0, "%s: microvm_create (%s)", mode, r ? log.last : "");
+	if (r)
+		goto out;
+	CHECK(microvm_vcpu_tids(vm, tids, 4) == -EAGAIN,
+	      "%s: vcpu tids unavailable before start", mode);
+	CHECK(microvm_wait(vm, &ex) == -EINVAL, "%s: wait before start fails",
+	      mode);
+	CHECK(microvm_start(vm) == 0, "%s: microvm_start", mode);
+	n = microvm_vcpu_tids(vm, tids, 4);
+	snprintf(path, sizeof(path), "/proc/self/task/%d", tids[1]);
+	CHECK(n == 2 && tids[0] > 0 && tids[1] > 0 && stat(path, &st) == 0,
+	      "%s: 2 vCPU thread ids, threads of this process (%d %d)", mode,
+	      tids[0], tids[1]);
+	if (stop) {
+		CHECK(wait_for(pipefd[0], "TINY: mode") == 0,
+		      "%s: guest console output arrives", mode);
+		CHECK(!fd_readable(microvm_exit_fd(vm), 0),
+		      "%s: exit eventfd not readable while running", mode);
+		CHECK(microvm_poll(vm, &ex) == 0, "%s: poll says running",
+		      mode);
+		microvm_stop(vm);
+	}
+	CHECK(fd_readable(microvm_exit_fd(vm), 20000),
+	      "%s: exit eventfd becomes readable", mode);
+	r = microvm_wait(vm, &ex);
+	CHECK(r == 0 && ex.reason == want, "%s: stops with %s (got %s: %s)",
+	      mode, microvm_exit_reason_name(want),
+	      microvm_exit_reason_name(ex.reason), ex.message);
+	CHECK(microvm_poll(vm, &ex) == 1 && ex.reason == want,
+	      "%s: poll agrees after wait", mode);
+out:
+	microvm_destroy(vm);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+static void snapshot_sigactions(struct sigaction *sa)
+{
+	for (int s = 1; s < NSIG; s++)
+		sigaction(s, NULL, &sa[s]);
+}
+
+int main(int argc, char **argv)
+{
+	static struct sigaction before[NSIG], after[NSIG];
+	char tmpl[] = "/tmp/microvm-embed-XXXXXX";
+	int fds0, tasks0, fds1, tasks1, saved_out, saved_err, cap;
+	struct stat st;
+	bool same = true;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s TINY_BZIMAGE\n", argv[0]);
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	snapshot_sigactions(before);
+	fds0 = count_dir("/proc/self/fd");
+	tasks0 = count_dir("/proc/self/task");
+
+	/* The library must never write to stdout/stderr: capture both. */
+	fflush(stdout);
+	cap = mkstemp(tmpl);
+	saved_out = dup(1);
+	saved_err = dup(2);
+	dup2(cap, 1);
+	dup2(cap, 2);
+
+	for (int round = 0; round < 2; round++) {
+		run_vm(argv[1], "halt", true, MICROVM_EXIT_STOPPED);
+		run_vm(argv[1], "hello", false, MICROVM_EXIT_POWEROFF);
+	}
+	/* Our own CHECK lines went to the capture too: count only others. */
+	fflush(stdout);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	close(saved_out);
+	close(saved_err);
+	{
+		FILE *f = fopen(tmpl, "r");
+		char line[512];
+		int foreign = 0;
+
+		while (f && fgets(line, sizeof(line), f)) {
+			fputs(line, stdout);
+			if (strncmp(line, "ok - ", 5) &&
+			    strncmp(line, "not ok - ", 9))
+				foreign++;
+		}
+		if (f)
+			fclose(f);
+		CHECK(f && foreign == 0,
+		      "library wrote nothing to stdout/stderr (%d lines)",
+		      foreign);
+	}
+	close(cap);
+	unlink(tmpl);
+	(void)st;
+
+	snapshot_sigactions(after);
+	for (int s = 1; s < NSIG; s++)
+		if (before[s].sa_handler != after[s].sa_handler)
+			same = false;
+	CHECK(same, "no signal handler installed by the library");
+	fds1 = count_dir("/proc/self/fd");
+	tasks1 = count_dir("/proc/self/task");
+	CHECK(fds1 == fds0, "no fd leaked (%d before, %d after)", fds0, fds1);
+	CHECK(tasks1 == tasks0, "no thread leaked (%d before, %d after)",
+	      tasks0, tasks1);
+	printf("%s\n", failures ? "FAIL" : "PASS");
+	return failures ? 1 : 0;
+}

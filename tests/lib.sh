@@ -1,0 +1,21 @@
+# lib.sh: tiny TAP-like helpers shared by the shell test layers (sourced).
+T_PASS=0
+T_FAIL=0
+T_SKIP=0
+
+t_ok() { T_PASS=$((T_PASS + 1)); echo "ok - $1"; }
+t_fail() { T_FAIL=$((T_FAIL + 1)); echo "not ok - $1: $2"; }
+t_skip() { T_SKIP=$((T_SKIP + 1)); echo "skip - $1: $2"; }
+
+# t_check NAME CONDITION-DESCRIPTION COMMAND...: ok if COMMAND succeeds.
+t_check() {
+	local name=$1 why=$2
+	shift 2
+	if "$@"; then t_ok "$name"; else t_fail "$name" "$why"; fi
+}
+
+# t_summary LAYER: prints "LAYER: N passed, N failed, N skipped"; status 1 on failures.
+t_summary() {
+	echo "$1: $T_PASS passed, $T_FAIL failed, $T_SKIP skipped"
+	[ "$T_FAIL" -eq 0 ]
+}
