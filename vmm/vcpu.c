@@ -90,8 +90,8 @@ static void vcpu_mmio(struct vcpu *vcpu)
 
 	if (len > sizeof(run->mmio.data))
 		len = sizeof(run->mmio.data);
-	if (!bus_access(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data,
-			len, run->mmio.is_write)) {
+	if (!vm_mmio_dispatch(vcpu->vm, run->mmio.phys_addr, run->mmio.data,
+			      len, run->mmio.is_write)) {
 		if (!run->mmio.is_write)
 			memset(run->mmio.data, 0xff, len);
 		if (ratelimit_ok(&vcpu->rl_unhandled, 10))

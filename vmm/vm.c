@@ -62,6 +62,43 @@ void vm_request_exit(struct vm *vm, enum microvm_exit_reason reason, int vcpu,
 	}
 }
 
+int vm_mmio_map(struct vm *vm, uint64_t addr, uint64_t len, bus_access_fn fn,
+		void *opaque, const char *name)
+{
+	int r;
+
+	pthread_rwlock_wrlock(&vm->mmio_lock);
+	r = bus_insert(&vm->mmio, addr, len, fn, opaque, name);
+	pthread_rwlock_unlock(&vm->mmio_lock);
+	return r;
+}
+
+void vm_mmio_unmap(struct vm *vm, uint64_t addr)
+{
+	pthread_rwlock_wrlock(&vm->mmio_lock);
+	(void)bus_remove(&vm->mmio, addr);
+	pthread_rwlock_unlock(&vm->mmio_lock);
+}
+
+bool vm_mmio_dispatch(struct vm *vm, uint64_t addr, uint8_t *data,
+		      unsigned int len, bool is_write)
+{
+	const struct bus_range *r;
+	struct bus_range copy;
+	bool found = false;
+
+	pthread_rwlock_rdlock(&vm->mmio_lock);
+	r = bus_find(&vm->mmio, addr);
+	if (r && len <= r->len - (addr - r->base)) {
+		copy = *r;
+		found = true;
+	}
+	pthread_rwlock_unlock(&vm->mmio_lock);
+	if (found)
+		copy.access(copy.opaque, addr - copy.base, data, len, is_write);
+	return found;
+}
+
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
@@ -302,6 +339,7 @@ int vm_create(const struct microvm_config *cfg, struct vm **out)
 	bus_init(&vm->mmio);
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
+	pthread_rwlock_init(&vm->mmio_lock, NULL);
 	vm->exit_info.vcpu = -1;
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0) {
@@ -426,6 +464,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->exit_efd >= 0)
 		close(vm->exit_efd);
 	vm_config_free(&vm->cfg);
+	pthread_rwlock_destroy(&vm->mmio_lock);
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);

@@ -58,6 +58,7 @@ struct vm {
 	struct guest_mem mem;
 	struct bus pio;
 	struct bus mmio;
+	pthread_rwlock_t mmio_lock; /* mmio changes at run time (BARs) */
 
 	struct vcpu *vcpus;
 	unsigned int ncpus;
@@ -92,6 +93,18 @@ struct vm {
 __attribute__((format(printf, 5, 6))) void
 vm_request_exit(struct vm *vm, enum microvm_exit_reason reason, int vcpu,
 		int error, const char *fmt, ...);
+
+/*
+ * Add or remove an MMIO range while the VM may be running. Dispatch looks
+ * the range up under a read lock and calls it after dropping the lock,
+ * so a device callback may itself remap ranges.
+ */
+__attribute__((warn_unused_result)) int
+vm_mmio_map(struct vm *vm, uint64_t addr, uint64_t len, bus_access_fn fn,
+	    void *opaque, const char *name);
+void vm_mmio_unmap(struct vm *vm, uint64_t addr);
+bool vm_mmio_dispatch(struct vm *vm, uint64_t addr, uint8_t *data,
+		      unsigned int len, bool is_write);
 
 /* Raise or lower an interrupt line (GSI) of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level);

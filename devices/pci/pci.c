@@ -1,0 +1,168 @@
+/* pci.c: ECAM config access, routing through root ports by bus number, BAR (un)mapping. */
+#include "devices/pci/pci.h"
+
+#include <errno.h>
+#include <linux/pci_regs.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pci_root_init(struct pci_root *r, const struct logger *lg,
+		   unsigned int bus_first, unsigned int bus_last,
+		   uint64_t ecam_base, const struct pci_root_ops *ops,
+		   void *ops_opaque)
+{
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->lock, NULL);
+	r->log = lg;
+	r->bus_first = bus_first;
+	r->bus_last = bus_last;
+	r->ecam_base = ecam_base;
+	r->ecam_size = (uint64_t)(bus_last - bus_first + 1) << 20;
+	r->ops = ops;
+	r->ops_opaque = ops_opaque;
+}
+
+void pci_root_destroy(struct pci_root *r)
+{
+	free(r->ports);
+	pthread_mutex_destroy(&r->lock);
+}
+
+int pci_root_add_port(struct pci_root *r, struct pci_function *port,
+		      uint8_t devfn)
+{
+	struct pci_function **n;
+
+	if (r->bus0[devfn])
+		return -EEXIST;
+	n = realloc(r->ports, (r->nports + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	r->ports = n;
+	r->ports[r->nports++] = port;
+	r->bus0[devfn] = port;
+	port->root = r;
+	port->is_root_port = true;
+	port->devfn = devfn;
+	return 0;
+}
+
+int pci_root_add_endpoint(struct pci_root *r, struct pci_function *port,
+			  struct pci_function *ep)
+{
+	if (port->child)
+		return -EEXIST;
+	port->child = ep;
+	ep->parent = port;
+	ep->root = r;
+	ep->devfn = 0;
+	return 0;
+}
+
+struct pci_function *pci_root_lookup(struct pci_root *r, unsigned int bus,
+				     uint8_t devfn)
+{
+	if (bus == r->bus_first)
+		return r->bus0[devfn];
+	/* A downstream port forwards type 0 accesses to device 0 only. */
+	if (devfn >> 3)
+		return NULL;
+	for (unsigned int i = 0; i < r->nports; i++) {
+		struct pci_function *p = r->ports[i];
+		unsigned int sec = p->cfg.cfg[PCI_SECONDARY_BUS];
+
+		if (p->child && sec == bus && sec != 0)
+			return p->child;
+	}
+	return NULL;
+}
+
+static void pci_bar_bus_access(void *opaque, uint64_t offset, uint8_t *data,
+			       unsigned int len, bool is_write)
+{
+	struct pci_bar_ctx *ctx = opaque;
+
+	ctx->f->bar_access(ctx->f, ctx->bar, offset, data, len, is_write);
+}
+
+void pci_function_update_bars(struct pci_function *f)
+{
+	struct pci_root *r = f->root;
+	bool on = pci_mem_enabled(&f->cfg);
+
+	for (unsigned int i = 0; i < 6; i++) {
+		uint64_t size = f->cfg.bar_size[i], addr;
+
+		if (!size || (f->cfg.bar_type[i] & PCI_BAR_IO) ||
+		    !f->bar_access)
+			continue;
+		addr = pci_bar_addr(&f->cfg, i);
+		/* Unassigned, or mid-sizing (all ones): not decoded. */
+		if (!on || !addr || addr + size < addr)
+			addr = 0;
+		if (addr == f->mapped[i])
+			continue;
+		if (f->mapped[i]) {
+			r->ops->unmap(r->ops_opaque, f->mapped[i]);
+			f->mapped[i] = 0;
+		}
+		if (!addr)
+			continue;
+		f->bar_ctx[i] = (struct pci_bar_ctx){ f, i };
+		if (r->ops->map(r->ops_opaque, addr, size, pci_bar_bus_access,
+				&f->bar_ctx[i], f->name) == 0)
+			f->mapped[i] = addr;
+		else if (ratelimit_ok(&r->rl, 10))
+			log_warn(r->log, f->name,
+				 "BAR%u at 0x%llx (0x%llx bytes) overlaps "
+				 "another region; not decoding it",
+				 i, (unsigned long long)addr,
+				 (unsigned long long)size);
+	}
+}
+
+/* Does a config write at [off, off+len) touch the BARs or command? */
+static bool touches_decode(const struct pci_function *f, unsigned int off,
+			   unsigned int len)
+{
+	unsigned int end = off + len;
+	unsigned int bar_end = f->is_root_port ? PCI_BASE_ADDRESS_2 :
+						 PCI_BASE_ADDRESS_5 + 4;
+
+	return (off < PCI_COMMAND + 2 && end > PCI_COMMAND) ||
+	       (off < bar_end && end > PCI_BASE_ADDRESS_0);
+}
+
+void pci_ecam_access(void *opaque, uint64_t offset, uint8_t *data,
+		     unsigned int len, bool is_write)
+{
+	struct pci_root *r = opaque;
+	unsigned int bus = r->bus_first + (unsigned int)(offset >> 20);
+	uint8_t devfn = (uint8_t)(offset >> 12);
+	unsigned int reg = (unsigned int)(offset & 0xfff);
+	struct pci_function *f;
+	uint32_t v = 0;
+
+	/* Config accesses are 1, 2 or 4 bytes and naturally aligned. */
+	if ((len != 1 && len != 2 && len != 4) || (reg & (len - 1))) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		if (ratelimit_ok(&r->rl, 10))
+			log_debug(r->log, "pci",
+				  "ignoring %u-byte ECAM access at 0x%llx", len,
+				  (unsigned long long)offset);
+		return;
+	}
+	pthread_mutex_lock(&r->lock);
+	f = pci_root_lookup(r, bus, devfn);
+	if (!is_write) {
+		v = f ? pci_config_read(&f->cfg, reg, len) : 0xffffffffu;
+		memcpy(data, &v, len);
+	} else if (f) {
+		memcpy(&v, data, len);
+		pci_config_write(&f->cfg, reg, v, len);
+		if (touches_decode(f, reg, len))
+			pci_function_update_bars(f);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
