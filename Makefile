@@ -7,7 +7,7 @@ CACHE ?= build/cache
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow \
 	-Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes \
-	-D_GNU_SOURCE -Iinclude -I. -Iarch/$(ARCH) -pthread -fPIC
+	-D_GNU_SOURCE -Iinclude -I. -pthread -fPIC
 ifneq ($(SAN),)
 CFLAGS_BASE += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SAN)

@@ -51,6 +51,22 @@ struct microvm_config {
 	 */
 	const char *cpu_features;
 
+	/*
+	 * PCIe root complex (docs/pcie.md). Root port i sits at device i/8,
+	 * function i%8 of the root bus; every attached device gets its own
+	 * root port.
+	 */
+	unsigned int pcie_root_ports; /* 0: one per device; at most 256 */
+	bool acs_off;		      /* no ACS capability on root ports */
+	uint16_t acs_mask;	      /* 0: 0x5f (SV|TB|RR|CR|UF|DT) */
+	uint64_t low_mmio;	      /* 32-bit window bytes, 0: automatic */
+	uint64_t high_mmio;	      /* 64-bit window bytes, 0: automatic */
+	unsigned int pcie_bus_first;  /* bus range, default 0..255 */
+	unsigned int pcie_bus_last;
+	/* Synthetic endpoints, "bar0=16M:32,bar1=128G:64pref" each. */
+	const char *const *pci_testdevs;
+	unsigned int n_pci_testdevs;
+
 	/* Console: a 16550 UART at 0x3f8 (IRQ 4) on x86. */
 	enum microvm_console console;
 	int console_in_fd;  /* -1: no input */
@@ -146,6 +162,39 @@ void microvm_destroy(struct microvm *vm);
  * before microvm_start().
  */
 int microvm_vcpu_tids(const struct microvm *vm, pid_t *tids, size_t n);
+
+/* Where an attached device landed in the guest. */
+struct microvm_device_info {
+	char name[32];
+	char bdf[16];		/* "0000:01:00.0" */
+	char pci_path[16];	/* "RR.F/DD": root port dev.fn / device */
+	char root_port_bdf[16]; /* "0000:00:00.0" */
+};
+
+/* Number of attached PCI devices (testdevs, later VFIO and virtio). */
+int microvm_device_count(const struct microvm *vm);
+
+/* Fill `info` for device `index`; 0 or -ENOENT. */
+int microvm_device_info(const struct microvm *vm, unsigned int index,
+			struct microvm_device_info *info);
+
+/*
+ * The PCIe topology as JSON (docs/topology-json.md) into buf. Returns the
+ * length, or -ENOSPC if `len` is too small (MICROVM_TOPOLOGY_MAX always
+ * suffices).
+ */
+#define MICROVM_TOPOLOGY_MAX (512 * 1024)
+int microvm_topology_json(const struct microvm *vm, char *buf, size_t len);
+
+/*
+ * Plan the PCIe topology of `cfg` without building a VM (no kernel
+ * needed): fills `text` (human layout) and/or `json` (either may be
+ * NULL). Returns 0, or -EINVAL with the reason logged (e.g. a window is
+ * exhausted), or -ENOSPC if a buffer is too small.
+ */
+MICROVM_MUST_CHECK int microvm_plan(const struct microvm_config *cfg,
+				    char *text, size_t text_len, char *json,
+				    size_t json_len);
 
 /* Human-readable name of an exit reason. */
 const char *microvm_exit_reason_name(enum microvm_exit_reason reason);

@@ -1,9 +1,12 @@
 /* api.c: the public libmicrovm functions, thin wrappers over struct vm. */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/pci/plan.h"
+#include "devices/pci/plan_format.h"
 #include "microvm.h"
 #include "vmm/vm.h"
 
@@ -22,6 +25,8 @@ void microvm_config_init(struct microvm_config *cfg)
 	cfg->console_in_fd = -1;
 	cfg->console_out_fd = -1;
 	cfg->log_level = MICROVM_LOG_WARN;
+	cfg->pcie_bus_first = 0;
+	cfg->pcie_bus_last = 255;
 }
 
 int microvm_create(const struct microvm_config *cfg, struct microvm **out)
@@ -104,6 +109,71 @@ int microvm_vcpu_tids(const struct microvm *m, pid_t *tids, size_t n)
 			tids[i] = vm->vcpus[i].tid;
 	}
 	return (int)vm->ncpus;
+}
+
+int microvm_device_count(const struct microvm *m)
+{
+	if (!m)
+		return -EINVAL;
+	return m->vm->pci_plan ? (int)m->vm->pci_plan->ndevs : 0;
+}
+
+int microvm_device_info(const struct microvm *m, unsigned int index,
+			struct microvm_device_info *info)
+{
+	const struct pci_plan *p;
+
+	if (!m || !info)
+		return -EINVAL;
+	p = m->vm->pci_plan;
+	if (!p || index >= p->ndevs)
+		return -ENOENT;
+	memset(info, 0, sizeof(*info));
+	snprintf(info->name, sizeof(info->name), "%s", p->dev[index].name);
+	pci_plan_dev_bdf(p, index, info->bdf, sizeof(info->bdf));
+	pci_plan_dev_path(p, index, info->pci_path, sizeof(info->pci_path));
+	pci_plan_port_bdf(p, p->dev[index].port, info->root_port_bdf,
+			  sizeof(info->root_port_bdf));
+	return 0;
+}
+
+static uint64_t ecam_size(const struct vm *vm)
+{
+	const struct pci_plan *p = vm->pci_plan;
+
+	return (uint64_t)(p->bus_last - p->bus_first + 1) << 20;
+}
+
+int microvm_topology_json(const struct microvm *m, char *buf, size_t len)
+{
+	int r;
+
+	if (!m || !buf || !m->vm->pci_plan)
+		return -EINVAL;
+	r = pci_plan_format_json(m->vm->pci_plan, m->vm->ecam_base,
+				 ecam_size(m->vm), buf, len);
+	return r < 0 ? r : (int)strlen(buf);
+}
+
+int microvm_plan(const struct microvm_config *cfg, char *text,
+		 size_t text_len, char *json, size_t json_len)
+{
+	struct vm *vm;
+	int r;
+
+	if (!cfg)
+		return -EINVAL;
+	r = vm_plan_only(cfg, &vm);
+	if (r < 0)
+		return r;
+	if (text)
+		r = pci_plan_format_text(vm->pci_plan, vm->ecam_base,
+					 ecam_size(vm), text, text_len);
+	if (!r && json)
+		r = pci_plan_format_json(vm->pci_plan, vm->ecam_base,
+					 ecam_size(vm), json, json_len);
+	vm_destroy(vm);
+	return r;
 }
 
 const char *microvm_exit_reason_name(enum microvm_exit_reason reason)

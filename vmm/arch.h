@@ -13,6 +13,15 @@ struct vcpu;
 /* Check the KVM capabilities this arch needs; log what is missing. */
 int arch_check_kvm(struct vm *vm);
 
+struct pci_plan_input;
+
+/*
+ * Fill the arch parts of the PCIe plan input (window limits, address
+ * width) and the ECAM base. Works without a KVM VM (vm->kvm_fd may be -1).
+ */
+int arch_pci_layout(struct vm *vm, struct pci_plan_input *in,
+		    uint64_t *ecam_base);
+
 /* Minimum guest RAM this arch can lay out, in bytes. */
 uint64_t arch_min_memory(void);
 

@@ -31,6 +31,10 @@ enum {
 
 struct cli {
 	struct microvm_config cfg;
+	bool plan;		    /* `microvm plan`: no kernel, no boot */
+	const char *topology_json; /* --topology-json PATH */
+	const char **testdevs;
+	unsigned int ntestdevs;
 	const char *console;
 	int console_file_fd;
 	bool raw_tty;
@@ -64,6 +68,21 @@ static const char usage_run[] =
 	"  --log-level LEVEL       error, warn (default), info or debug; logs go to stderr\n"
 	"  -h, --help              show this help\n"
 	"\n"
+	"PCIe (see docs/pcie.md; `microvm plan` shows the layout without booting):\n"
+	"  --pcie-root-ports N     root ports, 1..256, packed 8 per device as functions\n"
+	"                          (default: one per attached device)\n"
+	"  --acs MASK|off          ACS capability bits on every root port (default 0x5f:\n"
+	"                          SV|TB|RR|CR|UF|DT), or no ACS capability\n"
+	"  --low-mmio SIZE         32-bit MMIO window below 4 GiB (default: sized from the\n"
+	"                          devices, need + max(need/4, 64M))\n"
+	"  --high-mmio SIZE        64-bit prefetchable window (default: need + max(need/4, 1G))\n"
+	"  --pcie-buses FIRST-LAST bus range of the root complex (default 0-255)\n"
+	"  --pci-testdev BARS      synthetic endpoint behind its own root port, e.g.\n"
+	"                          bar0=16M:32,bar1=128G:64pref,bar3=32M:64pref\n"
+	"                          (kinds 32, 32pref, 64, 64pref); repeatable\n"
+	"  --topology-json PATH    write where every port and device landed, as JSON\n"
+	"                          (docs/topology-json.md)\n"
+	"\n"
 	"Exit status:\n"
 	"  0  the guest powered off        4  the guest kernel panicked (pvpanic)\n"
 	"  1  VMM or KVM error             5  triple fault (vCPU shutdown)\n"
@@ -76,6 +95,8 @@ static const char usage_top[] =
 	"\n"
 	"Commands:\n"
 	"  run       boot a microVM (microvm run --help)\n"
+	"  plan      print the PCIe layout `run` would build, without booting; takes\n"
+	"            the same options (--kernel not needed); exits 2 if it does not fit\n"
 	"  version   print the version\n"
 	"  help      show this help\n";
 
@@ -182,6 +203,13 @@ enum {
 	OPT_CPU_FEATURES,
 	OPT_CONSOLE,
 	OPT_LOG_LEVEL,
+	OPT_ROOT_PORTS,
+	OPT_ACS,
+	OPT_LOW_MMIO,
+	OPT_HIGH_MMIO,
+	OPT_BUSES,
+	OPT_TESTDEV,
+	OPT_TOPOLOGY_JSON,
 };
 
 static const struct option run_options[] = {
@@ -193,9 +221,91 @@ static const struct option run_options[] = {
 	{ "cpu-features", required_argument, NULL, OPT_CPU_FEATURES },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "pcie-root-ports", required_argument, NULL, OPT_ROOT_PORTS },
+	{ "acs", required_argument, NULL, OPT_ACS },
+	{ "low-mmio", required_argument, NULL, OPT_LOW_MMIO },
+	{ "high-mmio", required_argument, NULL, OPT_HIGH_MMIO },
+	{ "pcie-buses", required_argument, NULL, OPT_BUSES },
+	{ "pci-testdev", required_argument, NULL, OPT_TESTDEV },
+	{ "topology-json", required_argument, NULL, OPT_TOPOLOGY_JSON },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+static int parse_pcie_option(struct cli *c, int opt, const char *arg)
+{
+	unsigned int first, last;
+	uint64_t v;
+	char *end;
+	const char **n;
+
+	switch (opt) {
+	case OPT_ROOT_PORTS:
+		if (parse_u64(arg, &v) < 0 || v < 1 || v > 256)
+			return usage_error("--pcie-root-ports: must be a number "
+					   "from 1 to 256, got '%s'",
+					   arg);
+		c->cfg.pcie_root_ports = (unsigned int)v;
+		return 0;
+	case OPT_ACS:
+		if (!strcmp(arg, "off")) {
+			c->cfg.acs_off = true;
+			return 0;
+		}
+		if (parse_u64(arg, &v) < 0 || v == 0 || v > 0xffff)
+			return usage_error("--acs: expected a capability mask "
+					   "such as 0x5f, or off; got '%s'",
+					   arg);
+		if (v & ~0x5full)
+			return usage_error("--acs 0x%llx: only the bits of 0x5f "
+					   "(SV|TB|RR|CR|UF|DT) are supported; "
+					   "egress control (0x20) is not",
+					   (unsigned long long)v);
+		c->cfg.acs_off = false;
+		c->cfg.acs_mask = (uint16_t)v;
+		return 0;
+	case OPT_LOW_MMIO:
+	case OPT_HIGH_MMIO:
+		if (parse_size(arg, 1ull << 20, &v) < 0 || v == 0)
+			return usage_error("--%s: invalid size '%s' (try 640M "
+					   "or 2T)",
+					   opt == OPT_LOW_MMIO ? "low-mmio" :
+								 "high-mmio",
+					   arg);
+		if (opt == OPT_LOW_MMIO)
+			c->cfg.low_mmio = v;
+		else
+			c->cfg.high_mmio = v;
+		return 0;
+	case OPT_BUSES:
+		first = (unsigned int)strtoul(arg, &end, 0);
+		if (end == arg || *end != '-')
+			return usage_error("--pcie-buses: expected FIRST-LAST "
+					   "such as 0-255, got '%s'",
+					   arg);
+		last = (unsigned int)strtoul(end + 1, &end, 0);
+		if (*end || first > last || last > 255)
+			return usage_error("--pcie-buses: expected FIRST-LAST "
+					   "within 0-255, got '%s'",
+					   arg);
+		c->cfg.pcie_bus_first = first;
+		c->cfg.pcie_bus_last = last;
+		return 0;
+	case OPT_TESTDEV:
+		n = realloc(c->testdevs, (c->ntestdevs + 1) * sizeof(*n));
+		if (!n)
+			return usage_error("out of memory");
+		c->testdevs = n;
+		c->testdevs[c->ntestdevs++] = arg;
+		c->cfg.pci_testdevs = c->testdevs;
+		c->cfg.n_pci_testdevs = c->ntestdevs;
+		return 0;
+	case OPT_TOPOLOGY_JSON:
+		c->topology_json = arg;
+		return 0;
+	}
+	return -1;
+}
 
 /* Returns -1 to go on, else an exit status. */
 static int parse_run_args(struct cli *c, int argc, char **argv)
@@ -245,6 +355,17 @@ static int parse_run_args(struct cli *c, int argc, char **argv)
 			if (r)
 				return r;
 			break;
+		case OPT_ROOT_PORTS:
+		case OPT_ACS:
+		case OPT_LOW_MMIO:
+		case OPT_HIGH_MMIO:
+		case OPT_BUSES:
+		case OPT_TESTDEV:
+		case OPT_TOPOLOGY_JSON:
+			r = parse_pcie_option(c, opt, optarg);
+			if (r)
+				return r;
+			break;
 		case 'h':
 			fputs(usage_run, stdout);
 			return 0;
@@ -258,7 +379,7 @@ static int parse_run_args(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!c->cfg.kernel)
+	if (!c->cfg.kernel && !c->plan)
 		return usage_error("--kernel is required");
 	return -1;
 }
@@ -320,6 +441,58 @@ static void *signal_thread(void *arg)
 			c->stop_signal = sig;
 		microvm_stop(c->vm);
 	}
+}
+
+static int write_file(const char *path, const char *data)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(data, f) < 0 || fputc('\n', f) < 0) {
+		fprintf(stderr, "microvm: --topology-json: cannot write '%s': %s\n",
+			path, strerror(errno));
+		if (f)
+			fclose(f);
+		return EXIT_VMM_ERROR;
+	}
+	if (fclose(f)) {
+		fprintf(stderr, "microvm: --topology-json: '%s': %s\n", path,
+			strerror(errno));
+		return EXIT_VMM_ERROR;
+	}
+	return 0;
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+	struct cli c = { .plan = true, .console = "none" };
+	char *text = malloc(MICROVM_TOPOLOGY_MAX);
+	char *json = malloc(MICROVM_TOPOLOGY_MAX);
+	int status, r;
+
+	microvm_config_init(&c.cfg);
+	c.cfg.log_fn = log_to_stderr;
+	c.cfg.log_opaque = &c;
+	status = parse_run_args(&c, argc, argv);
+	if (status >= 0)
+		goto out;
+	if (!text || !json) {
+		status = EXIT_VMM_ERROR;
+		goto out;
+	}
+	r = microvm_plan(&c.cfg, text, MICROVM_TOPOLOGY_MAX,
+			 c.topology_json ? json : NULL, MICROVM_TOPOLOGY_MAX);
+	if (r < 0) {
+		/* The reason was logged. */
+		status = r == -EINVAL ? EXIT_USAGE : EXIT_VMM_ERROR;
+		goto out;
+	}
+	fputs(text, stdout);
+	status = c.topology_json ? write_file(c.topology_json, json) : 0;
+out:
+	free(text);
+	free(json);
+	free(c.testdevs);
+	return status;
 }
 
 static int exit_status(const struct cli *c, const struct microvm_exit *e)
@@ -398,6 +571,17 @@ static int cmd_run(int argc, char **argv)
 		}
 		goto out;
 	}
+	if (c.topology_json) {
+		char *json = malloc(MICROVM_TOPOLOGY_MAX);
+
+		status = json && microvm_topology_json(c.vm, json,
+						       MICROVM_TOPOLOGY_MAX) >= 0 ?
+				 write_file(c.topology_json, json) :
+				 EXIT_VMM_ERROR;
+		free(json);
+		if (status)
+			goto out_destroy;
+	}
 	if (pthread_create(&c.sig_thread, NULL, signal_thread, &c)) {
 		status = EXIT_VMM_ERROR;
 		goto out_destroy;
@@ -430,6 +614,7 @@ out:
 	cli_for_crash = NULL;
 	if (c.console_file_fd >= 0)
 		close(c.console_file_fd);
+	free(c.testdevs);
 	return status;
 }
 
@@ -441,6 +626,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "plan"))
+		return cmd_plan(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("microvm %s\n", microvm_version());
 		return 0;

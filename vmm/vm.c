@@ -12,6 +12,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "devices/pci/host.h"
+#include "devices/pci/plan.h"
 #include "vmm/arch.h"
 #include "vmm/console.h"
 #include "vmm/evloop.h"
@@ -113,19 +115,61 @@ static char *dup_or_null(const char *s)
 
 static void vm_config_free(struct vm_config *c)
 {
+	for (unsigned int i = 0; i < c->n_pci_testdevs; i++)
+		free(c->pci_testdevs[i]);
+	free(c->pci_testdevs);
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);
 	free(c->cpu_features);
 }
 
+static int vm_config_copy_pcie(struct vm *vm, const struct microvm_config *in)
+{
+	struct vm_config *c = &vm->cfg;
+
+	if (in->pcie_bus_first > in->pcie_bus_last || in->pcie_bus_last > 255) {
+		log_err(&vm->log, "pci", "bad PCIe bus range %u-%u (0-255)",
+			in->pcie_bus_first, in->pcie_bus_last);
+		return -EINVAL;
+	}
+	if (in->acs_mask & ~0x5f) {
+		log_err(&vm->log, "pci",
+			"ACS mask 0x%x has bits outside 0x5f (SV|TB|RR|CR|UF|"
+			"DT); egress control (0x20) is not implemented",
+			in->acs_mask);
+		return -EINVAL;
+	}
+	c->pcie_root_ports = in->pcie_root_ports;
+	c->acs_off = in->acs_off;
+	c->acs_mask = in->acs_mask ? in->acs_mask : 0x5f;
+	c->low_mmio = in->low_mmio;
+	c->high_mmio = in->high_mmio;
+	c->pcie_bus_first = in->pcie_bus_first;
+	c->pcie_bus_last = in->pcie_bus_last;
+	if (!in->n_pci_testdevs)
+		return 0;
+	c->pci_testdevs = calloc(in->n_pci_testdevs, sizeof(char *));
+	if (!c->pci_testdevs)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < in->n_pci_testdevs; i++) {
+		c->pci_testdevs[i] = strdup(in->pci_testdevs[i]);
+		if (!c->pci_testdevs[i])
+			return -ENOMEM;
+		c->n_pci_testdevs = i + 1;
+	}
+	return 0;
+}
+
 /* Validate and copy the embedder's config; logs the first problem. */
-static int vm_config_copy(struct vm *vm, const struct microvm_config *in)
+static int vm_config_copy(struct vm *vm, const struct microvm_config *in,
+			  bool need_kernel)
 {
 	struct vm_config *c = &vm->cfg;
 	char sz[32];
+	int r;
 
-	if (!in->kernel || !*in->kernel) {
+	if (need_kernel && (!in->kernel || !*in->kernel)) {
 		log_err(&vm->log, "vm", "no kernel given");
 		return -EINVAL;
 	}
@@ -145,12 +189,16 @@ static int vm_config_copy(struct vm *vm, const struct microvm_config *in)
 			in->hugepages ? "2 MiB with hugepages" : "4 KiB");
 		return -EINVAL;
 	}
-	c->kernel = strdup(in->kernel);
+	r = vm_config_copy_pcie(vm, in);
+	if (r < 0)
+		return r;
+	c->kernel = dup_or_null(in->kernel);
 	c->initrd = dup_or_null(in->initrd);
 	c->cmdline = strdup(in->cmdline ? in->cmdline
 					: MICROVM_DEFAULT_CMDLINE);
 	c->cpu_features = dup_or_null(in->cpu_features);
-	if (!c->kernel || !c->cmdline || (in->initrd && !c->initrd) ||
+	if ((in->kernel && !c->kernel) || !c->cmdline ||
+	    (in->initrd && !c->initrd) ||
 	    (in->cpu_features && !c->cpu_features))
 		return -ENOMEM;
 	c->cpus = in->cpus;
@@ -236,6 +284,55 @@ static int vm_create_kvm_vm(struct vm *vm)
 	return 0;
 }
 
+/* Decide the PCIe topology and the MMIO windows before RAM is laid out. */
+static int vm_plan_pci(struct vm *vm)
+{
+	struct pci_plan_input in;
+	struct pci_dev_req *devs = NULL;
+	char err[512];
+	int r;
+
+	pci_plan_input_init(&in);
+	in.root_ports = vm->cfg.pcie_root_ports;
+	in.bus_first = vm->cfg.pcie_bus_first;
+	in.bus_last = vm->cfg.pcie_bus_last;
+	in.acs_enabled = !vm->cfg.acs_off;
+	in.acs_mask = vm->cfg.acs_mask;
+	in.low_size = vm->cfg.low_mmio;
+	in.high_size = vm->cfg.high_mmio;
+	r = arch_pci_layout(vm, &in, &vm->ecam_base);
+	if (r < 0)
+		return r;
+	if (vm->cfg.n_pci_testdevs) {
+		devs = calloc(vm->cfg.n_pci_testdevs, sizeof(*devs));
+		if (!devs)
+			return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < vm->cfg.n_pci_testdevs; i++) {
+		r = pci_testdev_parse(vm->cfg.pci_testdevs[i], i, &devs[i], err,
+				      sizeof(err));
+		if (r < 0) {
+			log_err(&vm->log, "pci", "--pci-testdev %s: %s",
+				vm->cfg.pci_testdevs[i], err);
+			goto out;
+		}
+	}
+	in.devs = devs;
+	in.ndevs = vm->cfg.n_pci_testdevs;
+	vm->pci_plan = calloc(1, sizeof(*vm->pci_plan));
+	if (!vm->pci_plan) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = pci_plan_build(&in, vm->pci_plan, err, sizeof(err));
+	if (r < 0)
+		log_err(&vm->log, "pci", "%s", err);
+out:
+	free(devs);
+	/* Every planning failure is a configuration the user must change. */
+	return r < 0 && r != -ENOMEM ? -EINVAL : r;
+}
+
 static int vm_create_memory(struct vm *vm)
 {
 	struct mem_region layout[GUEST_MEM_MAX_REGIONS];
@@ -302,11 +399,13 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 {
 	int r;
 
-	r = vm_config_copy(vm, cfg);
+	r = vm_config_copy(vm, cfg, true);
 	if (!r)
 		r = vm_open_kvm(vm);
 	if (!r)
 		r = vm_create_kvm_vm(vm);
+	if (!r)
+		r = vm_plan_pci(vm);
 	if (!r)
 		r = vm_create_memory(vm);
 	if (!r)
@@ -316,6 +415,8 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 	if (!r)
 		r = arch_vm_init(vm);
 	if (!r)
+		r = pci_host_create(vm, vm->ecam_base, &vm->pci);
+	if (!r)
 		r = arch_load_kernel(vm);
 	if (!r)
 		r = vm_create_vcpus(vm);
@@ -324,13 +425,12 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 	return r;
 }
 
-int vm_create(const struct microvm_config *cfg, struct vm **out)
+static struct vm *vm_alloc(const struct microvm_config *cfg)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
-	int r;
 
 	if (!vm)
-		return -ENOMEM;
+		return NULL;
 	vm->log = (struct logger){ cfg->log_fn, cfg->log_opaque,
 				   cfg->log_level };
 	vm->kvm_fd = vm->vm_fd = -1;
@@ -341,6 +441,38 @@ int vm_create(const struct microvm_config *cfg, struct vm **out)
 	pthread_cond_init(&vm->cond, NULL);
 	pthread_rwlock_init(&vm->mmio_lock, NULL);
 	vm->exit_info.vcpu = -1;
+	vm->exit_efd = -1;
+	return vm;
+}
+
+int vm_plan_only(const struct microvm_config *cfg, struct vm **out)
+{
+	struct vm *vm = vm_alloc(cfg);
+	int r;
+
+	if (!vm)
+		return -ENOMEM;
+	r = vm_config_copy(vm, cfg, false);
+	/* KVM is only asked for the guest address width; it may be absent. */
+	if (!r)
+		vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (!r)
+		r = vm_plan_pci(vm);
+	if (r < 0) {
+		vm_destroy(vm);
+		return r;
+	}
+	*out = vm;
+	return 0;
+}
+
+int vm_create(const struct microvm_config *cfg, struct vm **out)
+{
+	struct vm *vm = vm_alloc(cfg);
+	int r;
+
+	if (!vm)
+		return -ENOMEM;
 	vm->exit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_efd < 0) {
 		r = -errno;
@@ -451,6 +583,8 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
+	pci_host_destroy(vm->pci);
+	free(vm->pci_plan);
 	arch_vm_destroy(vm);
 	console_destroy(vm);
 	evloop_destroy(vm->loop);

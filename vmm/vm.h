@@ -17,6 +17,8 @@ struct kvm_run;
 struct evloop;
 struct console;
 struct arch_vm;
+struct pci_plan;
+struct pci_host;
 
 struct vcpu {
 	struct vm *vm;
@@ -44,6 +46,14 @@ struct vm_config {
 	int console_out_fd;
 	unsigned char console_escape;
 	int kick_signal;
+	/* PCIe */
+	unsigned int pcie_root_ports;
+	bool acs_off;
+	uint16_t acs_mask;
+	uint64_t low_mmio, high_mmio;
+	unsigned int pcie_bus_first, pcie_bus_last;
+	char **pci_testdevs;
+	unsigned int n_pci_testdevs;
 };
 
 struct vm {
@@ -72,6 +82,10 @@ struct vm {
 	struct console *console;
 
 	struct arch_vm *arch;
+
+	struct pci_plan *pci_plan;
+	struct pci_host *pci;
+	uint64_t ecam_base;
 
 	/* Lifecycle. */
 	pthread_mutex_t lock;
@@ -113,6 +127,8 @@ int vm_irq_line(struct vm *vm, unsigned int gsi, int level);
 void vm_kick_vcpus(struct vm *vm);
 
 int vm_create(const struct microvm_config *cfg, struct vm **out);
+/* Only plan the PCIe topology (no kernel, no KVM VM); see microvm_plan. */
+int vm_plan_only(const struct microvm_config *cfg, struct vm **out);
 int vm_start(struct vm *vm);
 int vm_wait(struct vm *vm, struct microvm_exit *exit);
 void vm_destroy(struct vm *vm);

@@ -5,11 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cpuid.h>
+
 #include "arch/x86_64/acpi.h"
+#include "arch/x86_64/aml.h"
 #include "arch/x86_64/boot.h"
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/layout.h"
 #include "devices/acpi_pm.h"
+#include "devices/pci/plan.h"
 #include "devices/pvpanic.h"
 #include "devices/serial.h"
 #include "vmm/arch.h"
@@ -55,6 +59,15 @@ struct arch_vm {
 	uint64_t boot_info; /* zero page or hvm_start_info */
 };
 
+static int x86_arch_alloc(struct vm *vm)
+{
+	if (!vm->arch)
+		vm->arch = calloc(1, sizeof(*vm->arch));
+	return vm->arch ? 0 : -ENOMEM;
+}
+
+static int x86_get_supported_cpuid(struct vm *vm);
+
 int arch_check_kvm(struct vm *vm)
 {
 	static const struct {
@@ -77,6 +90,38 @@ int arch_check_kvm(struct vm *vm)
 			return -ENOSYS;
 		}
 	}
+	return x86_get_supported_cpuid(vm);
+}
+
+/* ECAM sits above the low window, below the IOAPIC and LAPIC. */
+#define X86_ECAM_BASE 0xe0000000ull
+#define X86_LOW_MMIO_FLOOR 0x80000000ull
+
+int arch_pci_layout(struct vm *vm, struct pci_plan_input *in,
+		    uint64_t *ecam_base)
+{
+	unsigned int eax, ebx, ecx, edx, bits = 36;
+	int r = x86_arch_alloc(vm);
+
+	if (r < 0)
+		return r;
+	/* The guest's address width is the host's as KVM reports it. */
+	if (vm->kvm_fd >= 0 && !vm->arch->cpuid) {
+		r = x86_get_supported_cpuid(vm);
+		if (r < 0)
+			return r;
+	}
+	if (vm->arch->cpuid)
+		bits = cpuid_phys_bits(vm->arch->cpuid, vm->arch->ncpuid);
+	else if (__get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx))
+		bits = eax & 0xff;
+	in->low_top = X86_ECAM_BASE;
+	in->low_floor = X86_LOW_MMIO_FLOOR;
+	in->hole_default = X86_MMIO_HOLE_START;
+	/* RAM above 4 GiB never exceeds all of RAM: a safe floor. */
+	in->high_floor = X86_MMIO_HOLE_END + vm->cfg.memory;
+	in->phys_bits = bits;
+	*ecam_base = X86_ECAM_BASE;
 	return 0;
 }
 
@@ -88,7 +133,9 @@ uint64_t arch_min_memory(void)
 int arch_mem_layout(struct vm *vm, uint64_t size, struct mem_region *out,
 		    unsigned int max)
 {
-	uint64_t low = size < X86_MMIO_HOLE_START ? size : X86_MMIO_HOLE_START;
+	uint64_t hole = vm->pci_plan ? vm->pci_plan->hole_start :
+				       X86_MMIO_HOLE_START;
+	uint64_t low = size < hole ? size : hole;
 	int n = 0;
 
 	if (max < 2)
@@ -102,11 +149,17 @@ int arch_mem_layout(struct vm *vm, uint64_t size, struct mem_region *out,
 
 static int x86_get_supported_cpuid(struct vm *vm)
 {
-	struct arch_vm *a = vm->arch;
 	struct kvm_cpuid2 *c = NULL;
+	struct arch_vm *a;
 	unsigned int nent = 64;
 	int r;
 
+	r = x86_arch_alloc(vm);
+	if (r < 0)
+		return r;
+	a = vm->arch;
+	if (a->cpuid)
+		return 0;
 	for (;;) {
 		free(c);
 		c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
@@ -180,9 +233,6 @@ static int x86_setup_cpuid(struct vm *vm)
 	char err[256];
 	int r;
 
-	r = x86_get_supported_cpuid(vm);
-	if (r < 0)
-		return r;
 	if (vm->cfg.cpu_features) {
 		r = cpuid_edits_parse(vm->cfg.cpu_features, &a->edits, err,
 				      sizeof(err));
@@ -222,9 +272,6 @@ int arch_vm_init(struct vm *vm)
 	uint64_t ident = X86_IDENTITY_MAP_ADDR;
 	int r;
 
-	vm->arch = calloc(1, sizeof(*vm->arch));
-	if (!vm->arch)
-		return -ENOMEM;
 	r = kvm_ioctl(&vm->log, "vm", vm->vm_fd, KVM_SET_TSS_ADDR,
 		      X86_TSS_ADDR);
 	if (r < 0)
@@ -341,8 +388,52 @@ static int x86_write_cmdline(struct vm *vm, uint64_t max_len)
 			       len + 1);
 }
 
+/* The PCIe host bridge and the ECAM reservation in the DSDT's \_SB_. */
+static int x86_dsdt_pci(void *opaque, struct aml *a)
+{
+	struct vm *vm = opaque;
+	const struct pci_plan *p = vm->pci_plan;
+	uint64_t ecam_size = (uint64_t)(p->bus_last - p->bus_first + 1) << 20;
+
+	aml_device_begin(a, "PCI0");
+	aml_name_eisaid(a, "_HID", "PNP0A08");
+	aml_name_eisaid(a, "_CID", "PNP0A03");
+	aml_name_int(a, "_SEG", 0);
+	aml_name_int(a, "_BBN", p->bus_first);
+	aml_name_int(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	aml_rt_begin(a);
+	aml_word_bus_number(a, (uint16_t)p->bus_first, (uint16_t)p->bus_last);
+	aml_dword_memory(a, AML_NON_CACHEABLE, true, (uint32_t)p->low.base,
+			 (uint32_t)(p->low.base + p->low.size - 1), 0);
+	if (p->high.size)
+		aml_qword_memory(a, AML_PREFETCHABLE, true, p->high.base,
+				 p->high.base + p->high.size - 1, 0);
+	aml_end(a); /* ResourceTemplate */
+	aml_end(a); /* PCI0 */
+
+	/* Motherboard resources: Linux wants ECAM reserved here. */
+	aml_device_begin(a, "MRES");
+	aml_name_eisaid(a, "_HID", "PNP0C02");
+	aml_name_int(a, "_UID", 1);
+	aml_name(a, "_CRS");
+	aml_rt_begin(a);
+	aml_memory32_fixed(a, false, (uint32_t)vm->ecam_base,
+			   (uint32_t)ecam_size);
+	aml_end(a);
+	aml_end(a);
+	return 0;
+}
+
 static int x86_write_acpi(struct vm *vm, uint64_t *rsdp)
 {
+	struct acpi_mcfg_entry mcfg = {
+		.base = vm->ecam_base -
+			((uint64_t)vm->pci_plan->bus_first << 20),
+		.segment = 0,
+		.start_bus = (uint8_t)vm->pci_plan->bus_first,
+		.end_bus = (uint8_t)vm->pci_plan->bus_last,
+	};
 	struct acpi_config cfg;
 	uint8_t *buf = guest_mem_ptr(&vm->mem, X86_ACPI_ADDR, X86_ACPI_SIZE);
 	size_t used;
@@ -361,6 +452,10 @@ static int x86_write_acpi(struct vm *vm, uint64_t *rsdp)
 	cfg.pvpanic_port = X86_PVPANIC_PORT;
 	cfg.serial_port = X86_COM1_PORT;
 	cfg.serial_irq = X86_COM1_IRQ;
+	cfg.mcfg = &mcfg;
+	cfg.nmcfg = 1;
+	cfg.dsdt_sb_hook = x86_dsdt_pci;
+	cfg.dsdt_sb_opaque = vm;
 	r = acpi_build(&cfg, buf, X86_ACPI_SIZE, &used, rsdp);
 	if (r < 0)
 		log_err(&vm->log, "acpi", "building ACPI tables: %s",
@@ -381,7 +476,12 @@ static int x86_write_gdt_and_paging(struct vm *vm)
 
 static int x86_build_e820(struct vm *vm, struct e820_ent *e, unsigned int max)
 {
-	int n = e820_build(&vm->mem, NULL, 0, e, max);
+	const struct pci_plan *p = vm->pci_plan;
+	struct e820_ent ecam = {
+		vm->ecam_base, (uint64_t)(p->bus_last - p->bus_first + 1) << 20,
+		E820_RESERVED
+	};
+	int n = e820_build(&vm->mem, &ecam, 1, e, max);
 
 	if (n < 0)
 		log_err(&vm->log, "loader", "memory map too large");
