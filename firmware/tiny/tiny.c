@@ -131,6 +131,7 @@ static void triple_fault(void)
 	__asm__ volatile("lidt %0; ud2" : : "m"(idtr));
 }
 
+void tiny_pci(const uint8_t *bp);
 void tiny_main(const uint8_t *bp);
 void tiny_main(const uint8_t *bp)
 {
@@ -147,6 +148,8 @@ void tiny_main(const uint8_t *bp)
 		mode_info(bp);
 	} else if (str_eq(mode, "acpi")) {
 		mode_acpi(bp);
+	} else if (str_eq(mode, "pci")) {
+		tiny_pci(bp);
 	} else if (str_eq(mode, "cpuid")) {
 		mode_cpuid();
 	} else if (str_eq(mode, "echo")) {

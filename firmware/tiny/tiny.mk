@@ -2,7 +2,8 @@
 TINY_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-pic \
 	-fno-pie -mno-red-zone -mgeneral-regs-only -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -nostdlib -Ifirmware/tiny
-TINY_SRCS := firmware/tiny/head.S firmware/tiny/lib.c firmware/tiny/tiny.c
+TINY_SRCS := firmware/tiny/head.S firmware/tiny/lib.c firmware/tiny/tiny.c \
+	firmware/tiny/pci.c
 
 $(FW_BUILD)/tiny.elf: $(TINY_SRCS) firmware/tiny/tiny.h firmware/tiny/tiny.ld
 	@mkdir -p $(dir $@)

@@ -85,6 +85,39 @@ fi
 expect acpi-tables 0 'TINY: acpi tables FACP DSDT APIC.*' $(tiny acpi)
 grep -q 'TINY: acpi ok' <<<"$out" && t_ok acpi-checksums || t_fail acpi-checksums "$out"
 
+# --- PCIe: the guest walks ECAM (found through MCFG) and checks what it sees ---
+GPU="--pci-testdev bar0=16M:32,bar1=128G:64pref,bar3=32M:64pref"
+NVS="--pci-testdev bar0=32M:32"
+SCENARIO="$GPU $GPU $GPU $GPU $GPU $GPU $GPU $GPU $NVS $NVS $NVS $NVS $NVS $NVS"
+expect pci-14-devices-40-ports 0 'pci ports 40 mf-devices 5 acs-ports 40 acs-mask 0x5f devices 14 bars 30' \
+	$(tiny pci) --memory 1G --pcie-root-ports 40 $SCENARIO
+grep -q 'TINY: pci ok' <<<"$out" && t_ok pci-14-devices-bars-in-windows ||
+	t_fail pci-14-devices-bars-in-windows "$out"
+expect pci-9-ports-multifunction 0 'pci ports 9 mf-devices 1 acs-ports 9 acs-mask 0x5f devices 1 bars 1' \
+	$(tiny pci) --pcie-root-ports 9 --pci-testdev bar0=1M:32
+expect pci-256-ports 0 'pci ports 256 mf-devices 32 acs-ports 256' $(tiny pci) --pcie-root-ports 256
+expect pci-acs-off 0 'pci ports 2 mf-devices 1 acs-ports 0 ' $(tiny pci) --pcie-root-ports 2 --acs off
+expect pci-acs-mask 0 'acs-ports 3 acs-mask 0x1d ' $(tiny pci) --pcie-root-ports 3 --acs 0x1d
+expect pci-bus-range 0 'pci ports 2 mf-devices 1 acs-ports 2 acs-mask 0x5f devices 2 bars 4' \
+	$(tiny pci) --pcie-buses 16-40 --pci-testdev bar0=64K:32 $GPU
+grep -q 'TINY: pci ok' <<<"$out" && t_ok pci-bus-range-ok || t_fail pci-bus-range-ok "$out"
+expect pci-low-mmio-exhausted 2 'low MMIO window exhausted: need 0x14000000 bytes, have 0x13f00000; use --low-mmio 320M' \
+	$(tiny pci) --memory 1G --low-mmio 319M $SCENARIO
+expect pci-257-ports 2 'pcie-root-ports: must be a number from 1 to 256' $(tiny pci) --pcie-root-ports 257
+expect pci-bad-testdev 2 'bar1 is 64-bit and needs bar2 free' $(tiny pci) \
+	--pci-testdev bar1=1M:64,bar2=1M:32
+vm topology-json $(tiny hello) --memory 1G $SCENARIO --topology-json "$T/topo.json"
+if [ "$rc" = 0 ] && python3 - "$T/topo.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+paths = [d["pci_path"] for d in t["devices"]]
+assert len(paths) == 14, paths
+assert paths[0] == "00.0/00" and paths[8] == "01.0/00", paths
+assert t["devices"][13]["bdf"] == "0000:0e:00.0", t["devices"][13]
+assert all(p["acs_mask"] == "0x5f" for p in t["root_ports"])
+PY
+then t_ok topology-json; else t_fail topology-json "rc=$rc"; fi
+
 # --- CPUID as the guest sees it ---
 cpuid_ecx() { grep -o 'cpuid.1 ecx=0x[0-9a-f]*' <<<"$out" | cut -d= -f2; }
 vm cpuid-default $(tiny cpuid) --cpus 2
