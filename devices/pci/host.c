@@ -71,7 +71,9 @@ int pci_root_port_init(struct pci_function *f, const struct pci_plan *plan,
 		c->cfg[PCI_SECONDARY_BUS] = (uint8_t)p->secondary_bus;
 		c->cfg[PCI_SUBORDINATE_BUS] = (uint8_t)p->secondary_bus;
 	}
-	/* No I/O window: read-only zero tells Linux the bridge has none. */
+	/* No I/O window: read-only, base above limit (closed). */
+	c->cfg[PCI_IO_BASE] = 0xf0;
+	c->cfg[PCI_IO_LIMIT] = 0x00;
 	set_mem_window(c, p->mem_base, p->mem_size);
 	set_pref_window(c, p->pref_base, p->pref_size);
 	pcie_root_port_set_present(c, p->dev_index >= 0);
