@@ -206,6 +206,10 @@ static void *vcpu_thread(void *arg)
 				strerror(-r));
 		return NULL;
 	}
+	if (vcpu->id == 0)
+		log_info(&vm->log, vcpu->name,
+			 "first KVM_RUN %.3f ms after microvm_create()",
+			 (double)(vm_now_ns() - vm->t_create_ns) / 1e6);
 	while (!atomic_load(&vm->stopping)) {
 		r = ioctl(vcpu->fd, KVM_RUN, 0);
 		if (r < 0) {

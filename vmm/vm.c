@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/pci/host.h"
@@ -20,6 +21,14 @@
 #include "vmm/kvm.h"
 #include "vmm/parse.h"
 #include "vmm/vcpu.h"
+
+uint64_t vm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 void vm_kick_vcpus(struct vm *vm)
 {
@@ -431,6 +440,7 @@ static struct vm *vm_alloc(const struct microvm_config *cfg)
 
 	if (!vm)
 		return NULL;
+	vm->t_create_ns = vm_now_ns();
 	vm->log = (struct logger){ cfg->log_fn, cfg->log_opaque,
 				   cfg->log_level };
 	vm->kvm_fd = vm->vm_fd = -1;

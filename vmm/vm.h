@@ -87,6 +87,8 @@ struct vm {
 	struct pci_host *pci;
 	uint64_t ecam_base;
 
+	uint64_t t_create_ns; /* CLOCK_MONOTONIC at vm_create() */
+
 	/* Lifecycle. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -122,6 +124,9 @@ bool vm_mmio_dispatch(struct vm *vm, uint64_t addr, uint8_t *data,
 
 /* Raise or lower an interrupt line (GSI) of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t vm_now_ns(void);
 
 /* Kick all vCPU threads out of KVM_RUN. */
 void vm_kick_vcpus(struct vm *vm);
