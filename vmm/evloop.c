@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ struct evloop {
 	struct ev_source wake;
 	pthread_mutex_t lock; /* submission queue and source list */
 	struct ev_source *sources;
-	volatile bool stop;
+	atomic_bool stop;
 };
 
 static bool wake_cb(void *opaque, int fd, uint32_t revents)
@@ -183,7 +184,7 @@ static void dispatch(struct evloop *loop, struct ev_source *src,
 
 int evloop_run(struct evloop *loop)
 {
-	while (!loop->stop) {
+	while (!atomic_load(&loop->stop)) {
 		if (loop->use_uring) {
 			struct io_uring_cqe *cqe;
 			struct ev_source *src;
@@ -234,7 +235,7 @@ void evloop_stop(struct evloop *loop)
 {
 	uint64_t one = 1;
 
-	loop->stop = true;
+	atomic_store(&loop->stop, true);
 	(void)!write(loop->wake_fd, &one, sizeof(one));
 }
 

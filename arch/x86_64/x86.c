@@ -135,8 +135,13 @@ int arch_mem_layout(struct vm *vm, uint64_t size, struct mem_region *out,
 {
 	uint64_t hole = vm->pci_plan ? vm->pci_plan->hole_start :
 				       X86_MMIO_HOLE_START;
-	uint64_t low = size < hole ? size : hole;
+	uint64_t low;
 	int n = 0;
+
+	/* Huge pages back RAM in 2 MiB units: end low RAM on one. */
+	if (vm->cfg.hugepages)
+		hole = ALIGN_DOWN(hole, 2ull << 20);
+	low = size < hole ? size : hole;
 
 	if (max < 2)
 		return -EINVAL;

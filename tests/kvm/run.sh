@@ -162,10 +162,10 @@ for sig in TERM INT; do
 	pid=$!
 	for _ in $(seq 50); do grep -q 'mode halt' "$T/sig.out" 2>/dev/null && break; sleep 0.1; done
 	kill -s "$sig" "$pid"
-	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "$pid" 2>/dev/null; then
 		kill -9 "$pid"
-		t_fail "sig$sig-stops-vm" "still running 5 s after SIG$sig"
+		t_fail "sig$sig-stops-vm" "still running 15 s after SIG$sig"
 	else
 		wait "$pid"
 		rc=$?
