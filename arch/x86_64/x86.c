@@ -156,7 +156,7 @@ static int x86_get_supported_cpuid(struct vm *vm)
 {
 	struct kvm_cpuid2 *c = NULL;
 	struct arch_vm *a;
-	unsigned int nent = 64;
+	unsigned int nent = 256; /* KVM_MAX_CPUID_ENTRIES: one call */
 	int r;
 
 	r = x86_arch_alloc(vm);
