@@ -191,6 +191,29 @@ expect bad-no-kernel 2 'kernel is required' --cpus 1
 expect bad-cpu-feature 2 "unknown CPU feature 'nosuchflag'" --kernel "$TINY" --cpu-features=-nosuchflag
 expect bad-console 2 'console: expected stdio' --kernel "$TINY" --console tty
 expect bad-missing-initrd 2 "initrd '/nonexistent': No such file" --kernel "$TINY" --initrd /nonexistent
+# No KVM, or no access to it: one clear sentence, VMM-error status.
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	unshare -m sh -c "mount -t tmpfs none /dev && exec $VMM run --kernel $TINY" \
+		>"$T/nokvm.out" 2>"$T/nokvm.err" </dev/null
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q '/dev/kvm does not exist' "$T/nokvm.err"; then
+		t_ok no-dev-kvm
+	else
+		t_fail no-dev-kvm "rc=$rc: $(cat "$T/nokvm.err")"
+	fi
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$VMM" run --kernel "$TINY" \
+		>"$T/perm.out" 2>"$T/perm.err" </dev/null
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q 'permission denied opening /dev/kvm' "$T/perm.err"; then
+		t_ok dev-kvm-permission-denied
+	else
+		t_fail dev-kvm-permission-denied "rc=$rc: $(cat "$T/perm.err")"
+	fi
+else
+	t_skip no-dev-kvm "needs root and mount namespaces to hide /dev/kvm"
+	t_skip dev-kvm-permission-denied "needs root to drop privileges"
+fi
+
 vm help --help
 [ "$rc" = 0 ] && grep -q 'Exit status' <<<"$out" && t_ok help || t_fail help "rc=$rc"
 
