@@ -420,18 +420,24 @@ static int setup_console(struct cli *c)
 	return 0;
 }
 
+/* The signals that stop the VM, plus SIGUSR1 that ends our signal thread. */
+static void stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGUSR1);
+}
+
 static void *signal_thread(void *arg)
 {
 	struct cli *c = arg;
 	sigset_t set;
 	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGUSR1);
+	stop_signals(&set);
 	for (;;) {
 		if (sigwait(&set, &sig))
 			continue;
@@ -531,12 +537,7 @@ static int cmd_run(int argc, char **argv)
 		return status;
 
 	/* Signals go to our signal thread only; library threads block all. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGUSR1);
+	stop_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 

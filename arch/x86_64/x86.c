@@ -493,15 +493,47 @@ static int x86_build_e820(struct vm *vm, struct e820_ent *e, unsigned int max)
 	return n;
 }
 
+/* Where a loader put the initrd and the boot tables, for its boot info. */
+struct x86_boot_tables {
+	uint64_t initrd_gpa, initrd_size, rsdp;
+	struct e820_ent e820[32];
+	int ne820;
+};
+
+/*
+ * What every kernel format needs after the kernel itself is in place:
+ * the initrd above `kernel_end`, the command line, ACPI, the e820 map,
+ * the boot GDT and page tables.
+ */
+static int x86_load_common(struct vm *vm, uint64_t kernel_end,
+			   uint64_t initrd_max, uint64_t cmdline_max,
+			   struct x86_boot_tables *bt)
+{
+	int r;
+
+	r = x86_load_initrd(vm, kernel_end, initrd_max, &bt->initrd_gpa,
+			    &bt->initrd_size);
+	if (!r)
+		r = x86_write_cmdline(vm, cmdline_max);
+	if (!r)
+		r = x86_write_acpi(vm, &bt->rsdp);
+	if (!r)
+		r = x86_write_gdt_and_paging(vm);
+	if (r < 0)
+		return r;
+	bt->ne820 = x86_build_e820(vm, bt->e820, ARRAY_SIZE(bt->e820));
+	return bt->ne820 < 0 ? bt->ne820 : 0;
+}
+
 static int x86_load_bzimage(struct vm *vm, const struct mapped_file *k)
 {
 	struct arch_vm *a = vm->arch;
 	struct bzimage_info bz;
-	struct e820_ent e820[32];
-	uint64_t initrd_gpa, initrd_size, kernel_end, rsdp;
+	struct x86_boot_tables bt;
+	uint64_t kernel_end;
 	uint8_t *zp;
 	char err[256];
-	int n, r;
+	int r;
 
 	r = bzimage_parse(k->data, k->size, &bz, err, sizeof(err));
 	if (r < 0) {
@@ -523,24 +555,16 @@ static int x86_load_bzimage(struct vm *vm, const struct mapped_file *k)
 			    k->data + bz.setup_size, bz.kernel_size);
 	if (r < 0)
 		return r;
-	r = x86_load_initrd(vm, kernel_end, bz.initrd_addr_max, &initrd_gpa,
-			    &initrd_size);
-	if (!r)
-		r = x86_write_cmdline(vm, bz.cmdline_size ? bz.cmdline_size :
-							    255);
-	if (!r)
-		r = x86_write_acpi(vm, &rsdp);
+	r = x86_load_common(vm, kernel_end, bz.initrd_addr_max,
+			    bz.cmdline_size ? bz.cmdline_size : 255, &bt);
 	if (r < 0)
 		return r;
-	n = x86_build_e820(vm, e820, ARRAY_SIZE(e820));
-	if (n < 0)
-		return n;
 	zp = guest_mem_ptr(&vm->mem, X86_ZERO_PAGE_ADDR, 4096);
 	if (!zp)
 		return -EFAULT;
 	r = bzimage_boot_params(zp, k->data, k->size, X86_CMDLINE_ADDR,
-				initrd_gpa, initrd_size, e820,
-				(unsigned int)n, rsdp);
+				bt.initrd_gpa, bt.initrd_size, bt.e820,
+				(unsigned int)bt.ne820, bt.rsdp);
 	if (r < 0)
 		return r;
 	a->pvh = false;
@@ -552,22 +576,21 @@ static int x86_load_bzimage(struct vm *vm, const struct mapped_file *k)
 		 bz.version >> 8, bz.version & 0xff, bz.kernel_size,
 		 (unsigned long long)X86_HIMEM_START,
 		 (unsigned long long)bz.pref_address, bz.init_size,
-		 (unsigned long long)initrd_size,
-		 (unsigned long long)initrd_gpa);
-	return x86_write_gdt_and_paging(vm);
+		 (unsigned long long)bt.initrd_size,
+		 (unsigned long long)bt.initrd_gpa);
+	return 0;
 }
 
 static int x86_load_pvh_elf(struct vm *vm, const struct mapped_file *k)
 {
 	struct arch_vm *a = vm->arch;
 	struct elf_kernel ek;
-	struct e820_ent e820[32];
+	struct x86_boot_tables bt;
 	struct hvm_start_info si = { 0 };
 	struct hvm_modlist_entry mod = { 0 };
 	struct hvm_memmap_entry mm[32];
-	uint64_t initrd_gpa, initrd_size, rsdp;
 	char err[256];
-	int n, r;
+	int r;
 
 	r = elf_kernel_parse(k->data, k->size, &ek, err, sizeof(err));
 	if (r < 0) {
@@ -593,29 +616,23 @@ static int x86_load_pvh_elf(struct vm *vm, const struct mapped_file *k)
 		memset(dst + ek.load[i].filesz, 0,
 		       ek.load[i].memsz - ek.load[i].filesz);
 	}
-	r = x86_load_initrd(vm, ek.highest, 0xffffffffull, &initrd_gpa,
-			    &initrd_size);
-	if (!r)
-		r = x86_write_cmdline(vm, X86_CMDLINE_MAX - 1);
-	if (!r)
-		r = x86_write_acpi(vm, &rsdp);
+	r = x86_load_common(vm, ek.highest, 0xffffffffull, X86_CMDLINE_MAX - 1,
+			    &bt);
 	if (r < 0)
 		return r;
-	n = x86_build_e820(vm, e820, ARRAY_SIZE(e820));
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n; i++)
-		mm[i] = (struct hvm_memmap_entry){ e820[i].addr, e820[i].size,
-						   e820[i].type, 0 };
+	for (int i = 0; i < bt.ne820; i++)
+		mm[i] = (struct hvm_memmap_entry){ bt.e820[i].addr,
+						   bt.e820[i].size,
+						   bt.e820[i].type, 0 };
 	si.magic = HVM_START_MAGIC;
 	si.version = 1;
 	si.cmdline_paddr = X86_CMDLINE_ADDR;
-	si.rsdp_paddr = rsdp;
+	si.rsdp_paddr = bt.rsdp;
 	si.memmap_paddr = X86_PVH_MEMMAP_ADDR;
-	si.memmap_entries = (uint32_t)n;
-	if (initrd_size) {
-		mod.paddr = initrd_gpa;
-		mod.size = initrd_size;
+	si.memmap_entries = (uint32_t)bt.ne820;
+	if (bt.initrd_size) {
+		mod.paddr = bt.initrd_gpa;
+		mod.size = bt.initrd_size;
 		si.nr_modules = 1;
 		si.modlist_paddr = X86_PVH_INFO_ADDR + sizeof(si);
 	}
@@ -625,7 +642,7 @@ static int x86_load_pvh_elf(struct vm *vm, const struct mapped_file *k)
 				    &mod, sizeof(mod));
 	if (!r)
 		r = guest_mem_write(&vm->mem, X86_PVH_MEMMAP_ADDR, mm,
-				    (uint64_t)n * sizeof(mm[0]));
+				    (uint64_t)bt.ne820 * sizeof(mm[0]));
 	if (r < 0)
 		return r;
 	a->pvh = true;
@@ -636,9 +653,9 @@ static int x86_load_pvh_elf(struct vm *vm, const struct mapped_file *k)
 		 "%llu bytes at 0x%llx",
 		 ek.pvh_entry, (unsigned long long)ek.lowest,
 		 (unsigned long long)ek.highest,
-		 (unsigned long long)initrd_size,
-		 (unsigned long long)initrd_gpa);
-	return x86_write_gdt_and_paging(vm);
+		 (unsigned long long)bt.initrd_size,
+		 (unsigned long long)bt.initrd_gpa);
+	return 0;
 }
 
 int arch_load_kernel(struct vm *vm)
