@@ -47,9 +47,9 @@ static void map_1g(uint64_t addr)
 	__asm__ volatile("mov %0, %%cr3" : : "r"(read_cr3()) : "memory");
 }
 
-static const uint8_t *find_table(const uint8_t *bp, const char *sig)
+static const uint8_t *find_table(uint64_t rsdp_addr, const char *sig)
 {
-	const uint8_t *rsdp = (const uint8_t *)rd64(bp + 0x070);
+	const uint8_t *rsdp = (const uint8_t *)rsdp_addr;
 	const uint8_t *xsdt;
 	uint32_t n;
 
@@ -194,10 +194,9 @@ static unsigned int check_endpoint(const struct ecam *e, unsigned int bus,
 	return nbars;
 }
 
-void tiny_pci(const uint8_t *bp);
-void tiny_pci(const uint8_t *bp)
+void tiny_pci(uint64_t rsdp)
 {
-	const uint8_t *mcfg = find_table(bp, "MCFG");
+	const uint8_t *mcfg = find_table(rsdp, "MCFG");
 	unsigned int ports = 0, mf_devices = 0, acs_ports = 0, devices = 0;
 	unsigned int bars = 0;
 	uint32_t acs_mask = 0;

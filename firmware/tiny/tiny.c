@@ -17,23 +17,20 @@ static uint32_t rd32(const void *p)
 	return *(const volatile uint32_t *)p;
 }
 
-static void mode_info(const uint8_t *bp)
+static void mode_info(const struct tiny_boot *b)
 {
-	unsigned int n = bp[BP_E820_ENTRIES];
 	uint64_t ram = 0;
 
-	for (unsigned int i = 0; i < n; i++) {
-		const uint8_t *e = bp + BP_E820_TABLE + i * 20;
-
+	for (unsigned int i = 0; i < b->nmm; i++) {
 		puts_uart("TINY: e820 ");
-		put_hex(rd64(e));
+		put_hex(b->mm[i].addr);
 		puts_uart(" ");
-		put_hex(rd64(e + 8));
+		put_hex(b->mm[i].size);
 		puts_uart(" type ");
-		put_dec(rd32(e + 16));
+		put_dec(b->mm[i].type);
 		puts_uart("\n");
-		if (rd32(e + 16) == 1)
-			ram += rd64(e + 8);
+		if (b->mm[i].type == 1)
+			ram += b->mm[i].size;
 	}
 	puts_uart("TINY: ram-kib ");
 	put_dec(ram >> 10);
@@ -50,9 +47,9 @@ static bool acpi_sum_ok(const uint8_t *p, uint32_t len)
 }
 
 /* Walk RSDP -> XSDT -> tables, checking every checksum. */
-static void mode_acpi(const uint8_t *bp)
+static void mode_acpi(const struct tiny_boot *b)
 {
-	const uint8_t *rsdp = (const uint8_t *)rd64(bp + BP_ACPI_RSDP);
+	const uint8_t *rsdp = (const uint8_t *)b->rsdp;
 	const uint8_t *xsdt;
 	uint32_t n;
 	bool ok = true;
@@ -131,25 +128,24 @@ static void triple_fault(void)
 	__asm__ volatile("lidt %0; ud2" : : "m"(idtr));
 }
 
-void tiny_pci(const uint8_t *bp);
-void tiny_main(const uint8_t *bp);
-void tiny_main(const uint8_t *bp)
+static void tiny_run(const struct tiny_boot *b)
 {
-	const char *cmdline = (const char *)(uint64_t)rd32(bp + BP_CMD_LINE_PTR);
 	char mode[32] = "hello";
 
-	cmdline_get(cmdline, "tiny.mode", mode, sizeof(mode));
+	cmdline_get(b->cmdline, "tiny.mode", mode, sizeof(mode));
 	puts_uart("TINY: mode ");
 	puts_uart(mode);
-	puts_uart("\n");
+	puts_uart(" (");
+	puts_uart(b->how);
+	puts_uart(" entry)\n");
 	if (str_eq(mode, "hello")) {
 		puts_uart("TINY: hello from the guest\n");
 	} else if (str_eq(mode, "info")) {
-		mode_info(bp);
+		mode_info(b);
 	} else if (str_eq(mode, "acpi")) {
-		mode_acpi(bp);
+		mode_acpi(b);
 	} else if (str_eq(mode, "pci")) {
-		tiny_pci(bp);
+		tiny_pci(b->rsdp);
 	} else if (str_eq(mode, "cpuid")) {
 		mode_cpuid();
 	} else if (str_eq(mode, "echo")) {
@@ -174,4 +170,56 @@ void tiny_main(const uint8_t *bp)
 		puts_uart("TINY: unknown mode\n");
 	}
 	poweroff();
+}
+
+/* 64-bit boot protocol: RSI pointed at struct boot_params. */
+void tiny_main(const uint8_t *bp);
+void tiny_main(const uint8_t *bp)
+{
+	static struct tiny_boot b;
+	unsigned int n = bp[BP_E820_ENTRIES];
+
+	b.how = "64-bit";
+	b.cmdline = (const char *)(uint64_t)rd32(bp + BP_CMD_LINE_PTR);
+	b.rsdp = rd64(bp + BP_ACPI_RSDP);
+	for (unsigned int i = 0; i < n && i < 32; i++) {
+		const uint8_t *e = bp + BP_E820_TABLE + i * 20;
+
+		b.mm[i].addr = rd64(e);
+		b.mm[i].size = rd64(e + 8);
+		b.mm[i].type = rd32(e + 16);
+	}
+	b.nmm = n < 32 ? n : 32;
+	tiny_run(&b);
+}
+
+/* PVH: EBX pointed at struct hvm_start_info. */
+void tiny_main_pvh(const uint8_t *si);
+void tiny_main_pvh(const uint8_t *si)
+{
+	static struct tiny_boot b;
+	const uint8_t *mm;
+	unsigned int n;
+
+	if (rd32(si) != 0x336ec578u) {
+		puts_uart("TINY: pvh FAIL bad start info magic\n");
+		poweroff();
+	}
+	b.how = "PVH";
+	b.cmdline = (const char *)rd64(si + 0x18);
+	b.rsdp = rd64(si + 0x20);
+	mm = (const uint8_t *)rd64(si + 0x28);
+	n = rd32(si + 0x30);
+	for (unsigned int i = 0; i < n && i < 32; i++) {
+		b.mm[i].addr = rd64(mm + i * 24);
+		b.mm[i].size = rd64(mm + i * 24 + 8);
+		b.mm[i].type = rd32(mm + i * 24 + 16);
+	}
+	b.nmm = n < 32 ? n : 32;
+	puts_uart("TINY: pvh start info version ");
+	put_dec(rd32(si + 4));
+	puts_uart(" modules ");
+	put_dec(rd32(si + 12));
+	puts_uart("\n");
+	tiny_run(&b);
 }

@@ -39,6 +39,20 @@ static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 			 : "a"(leaf), "c"(sub));
 }
 
+/* What either boot protocol told the guest. */
+struct tiny_boot {
+	const char *how; /* "64-bit" or "PVH" */
+	const char *cmdline;
+	uint64_t rsdp;
+	unsigned int nmm;
+	struct {
+		uint64_t addr, size;
+		uint32_t type;
+	} mm[32];
+};
+
+void tiny_pci(uint64_t rsdp);
+
 void putc_uart(char c);
 int getc_uart(void);
 void puts_uart(const char *s);

@@ -14,3 +14,13 @@ $(FW_BUILD)/tiny.bzImage: $(FW_BUILD)/tiny.elf
 	objcopy -O binary $< $@
 
 FW_TINY_BINS += $(FW_BUILD)/tiny.bzImage
+
+# The same guest as an ELF vmlinux with a PVH note (32-bit entry).
+TINY_PVH_SRCS := firmware/tiny/pvh.S firmware/tiny/lib.c firmware/tiny/tiny.c \
+	firmware/tiny/pci.c
+$(FW_BUILD)/tiny-pvh.elf: $(TINY_PVH_SRCS) firmware/tiny/tiny.h firmware/tiny/pvh.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(TINY_CFLAGS) -mcmodel=small -static -no-pie -Wl,--build-id=none \
+		-Wl,--no-warn-rwx-segments -Wl,-T,firmware/tiny/pvh.ld -o $@ $(TINY_PVH_SRCS)
+
+FW_TINY_BINS += $(FW_BUILD)/tiny-pvh.elf

@@ -65,6 +65,16 @@ else
 	t_skip internal-error-report "this host's KVM executes int3 natively (no kvm_pvm)"
 fi
 
+# --- PVH: the same guest as an ELF vmlinux entered in 32-bit mode ---
+PVH=$BUILD/firmware/tiny-pvh.elf
+printf 'initrd-bytes' >"$T/initrd"
+expect pvh-boot 0 'TINY: pvh start info version 1 modules 1' --kernel "$PVH" --initrd "$T/initrd" \
+	--cmdline tiny.mode=hello
+grep -q 'TINY: mode hello (PVH entry)' <<<"$out" && t_ok pvh-cmdline || t_fail pvh-cmdline "$out"
+expect pvh-memmap 0 'TINY: e820 0x100000 0x3f00000 type 1' --kernel "$PVH" --cmdline tiny.mode=info --memory 64M
+expect pvh-acpi 0 'TINY: acpi ok' --kernel "$PVH" --cmdline tiny.mode=acpi
+expect pvh-pci 0 'TINY: pci ok' --kernel "$PVH" --cmdline tiny.mode=pci --pci-testdev bar0=1M:32,bar2=1G:64pref
+
 # --- memory map ---
 vm info64 $(tiny info) --memory 64M
 if [ "$rc" = 0 ] && grep -q 'TINY: e820 0x100000 0x3f00000 type 1' <<<"$out" &&
