@@ -196,6 +196,16 @@ MICROVM_MUST_CHECK int microvm_plan(const struct microvm_config *cfg,
 				    char *text, size_t text_len, char *json,
 				    size_t json_len);
 
+/*
+ * Timings and VM exits as JSON (docs/timings-json.md): phase timestamps
+ * since microvm_create(), guest boot markers (the boot timer at
+ * 0xfeb00000 and port 0x80 on x86), VMM CPU time, exits by reason and by
+ * device. Final once microvm_wait() returned. Returns the length or
+ * -ENOSPC (MICROVM_TIMINGS_MAX always suffices).
+ */
+#define MICROVM_TIMINGS_MAX (64 * 1024)
+int microvm_timings_json(const struct microvm *vm, char *buf, size_t len);
+
 /* Human-readable name of an exit reason. */
 const char *microvm_exit_reason_name(enum microvm_exit_reason reason);
 

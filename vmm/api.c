@@ -176,6 +176,13 @@ int microvm_plan(const struct microvm_config *cfg, char *text,
 	return r;
 }
 
+int microvm_timings_json(const struct microvm *m, char *buf, size_t len)
+{
+	if (!m || !buf)
+		return -EINVAL;
+	return vm_timings_json(m->vm, buf, len);
+}
+
 const char *microvm_exit_reason_name(enum microvm_exit_reason reason)
 {
 	switch (reason) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "microvm.h"
@@ -33,6 +34,7 @@ struct cli {
 	struct microvm_config cfg;
 	bool plan;		    /* `microvm plan`: no kernel, no boot */
 	const char *topology_json; /* --topology-json PATH */
+	const char *timings_json;  /* --timings-json PATH */
 	const char **testdevs;
 	unsigned int ntestdevs;
 	const char *console;
@@ -82,6 +84,11 @@ static const char usage_run[] =
 	"                          (kinds 32, 32pref, 64, 64pref); repeatable\n"
 	"  --topology-json PATH    write where every port and device landed, as JSON\n"
 	"                          (docs/topology-json.md)\n"
+	"\n"
+	"Measurement:\n"
+	"  --timings-json PATH     at exit, write phase timings, guest boot markers\n"
+	"                          (boot timer, port 0x80), VMM CPU time and VM exits by\n"
+	"                          reason and device (docs/timings-json.md)\n"
 	"\n"
 	"Exit status:\n"
 	"  0  the guest powered off        4  the guest kernel panicked (pvpanic)\n"
@@ -210,6 +217,7 @@ enum {
 	OPT_BUSES,
 	OPT_TESTDEV,
 	OPT_TOPOLOGY_JSON,
+	OPT_TIMINGS_JSON,
 };
 
 static const struct option run_options[] = {
@@ -228,6 +236,7 @@ static const struct option run_options[] = {
 	{ "pcie-buses", required_argument, NULL, OPT_BUSES },
 	{ "pci-testdev", required_argument, NULL, OPT_TESTDEV },
 	{ "topology-json", required_argument, NULL, OPT_TOPOLOGY_JSON },
+	{ "timings-json", required_argument, NULL, OPT_TIMINGS_JSON },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -366,6 +375,9 @@ static int parse_run_args(struct cli *c, int argc, char **argv)
 			if (r)
 				return r;
 			break;
+		case OPT_TIMINGS_JSON:
+			c->timings_json = optarg;
+			break;
 		case 'h':
 			fputs(usage_run, stdout);
 			return 0;
@@ -449,23 +461,43 @@ static void *signal_thread(void *arg)
 	}
 }
 
-static int write_file(const char *path, const char *data)
+static int write_file(const char *what, const char *path, const char *data)
 {
 	FILE *f = fopen(path, "w");
 
-	if (!f || fputs(data, f) < 0 || fputc('\n', f) < 0) {
-		fprintf(stderr, "microvm: --topology-json: cannot write '%s': %s\n",
+	if (!f || fputs(data, f) < 0) {
+		fprintf(stderr, "microvm: %s: cannot write '%s': %s\n", what,
 			path, strerror(errno));
 		if (f)
 			fclose(f);
 		return EXIT_VMM_ERROR;
 	}
 	if (fclose(f)) {
-		fprintf(stderr, "microvm: --topology-json: '%s': %s\n", path,
+		fprintf(stderr, "microvm: %s: '%s': %s\n", what, path,
 			strerror(errno));
 		return EXIT_VMM_ERROR;
 	}
 	return 0;
+}
+
+/* Finish the timings JSON with the teardown time the library cannot see. */
+static int write_timings(const char *path, char *json, double teardown_ms)
+{
+	char *end = strrchr(json, '}'), *tail;
+	size_t n;
+
+	if (!end)
+		return EXIT_VMM_ERROR;
+	*end = 0; /* reopen the top-level object */
+	n = strlen(json);
+	while (n && json[n - 1] == '\n')
+		json[--n] = 0;
+	if (asprintf(&tail, "%s,\n  \"teardown_ms\": %.3f\n}\n", json,
+		     teardown_ms) < 0)
+		return EXIT_VMM_ERROR;
+	n = (size_t)write_file("--timings-json", path, tail);
+	free(tail);
+	return (int)n;
 }
 
 static int cmd_plan(int argc, char **argv)
@@ -493,7 +525,9 @@ static int cmd_plan(int argc, char **argv)
 		goto out;
 	}
 	fputs(text, stdout);
-	status = c.topology_json ? write_file(c.topology_json, json) : 0;
+	status = c.topology_json ?
+			 write_file("--topology-json", c.topology_json, json) :
+			 0;
 out:
 	free(text);
 	free(json);
@@ -577,7 +611,8 @@ static int cmd_run(int argc, char **argv)
 
 		status = json && microvm_topology_json(c.vm, json,
 						       MICROVM_TOPOLOGY_MAX) >= 0 ?
-				 write_file(c.topology_json, json) :
+				 write_file("--topology-json",
+					    c.topology_json, json) :
 				 EXIT_VMM_ERROR;
 		free(json);
 		if (status)
@@ -603,6 +638,27 @@ static int cmd_run(int argc, char **argv)
 	}
 	status = exit_status(&c, &ex);
 	restore_tty(&c);
+	if (c.timings_json) {
+		char *tj = malloc(MICROVM_TIMINGS_MAX);
+		struct timespec a, b;
+		int w;
+
+		if (!tj || microvm_timings_json(c.vm, tj, MICROVM_TIMINGS_MAX) < 0) {
+			free(tj);
+			status = EXIT_VMM_ERROR;
+			goto out_destroy;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		microvm_destroy(c.vm);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		c.vm = NULL;
+		w = write_timings(c.timings_json, tj,
+				  (double)(b.tv_sec - a.tv_sec) * 1e3 +
+					  (double)(b.tv_nsec - a.tv_nsec) / 1e6);
+		free(tj);
+		if (w && status == EXIT_POWEROFF)
+			status = w;
+	}
 	/* Errors were logged where they happened; say how others ended. */
 	if (ex.reason != MICROVM_EXIT_POWEROFF &&
 	    ex.reason != MICROVM_EXIT_ERROR)

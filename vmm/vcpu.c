@@ -68,6 +68,9 @@ static void vcpu_pio(struct vcpu *vcpu)
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
 
+	const struct bus_range *r = bus_find(&vcpu->vm->pio, run->io.port);
+
+	vcpu_stats_count_device(&vcpu->stats, r ? r->name : NULL);
 	for (uint32_t i = 0; i < run->io.count; i++) {
 		if (!bus_access(&vcpu->vm->pio, run->io.port, data,
 				run->io.size, is_write)) {
@@ -87,11 +90,15 @@ static void vcpu_mmio(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
 	unsigned int len = run->mmio.len;
+	const char *name;
+	bool found;
 
 	if (len > sizeof(run->mmio.data))
 		len = sizeof(run->mmio.data);
-	if (!vm_mmio_dispatch(vcpu->vm, run->mmio.phys_addr, run->mmio.data,
-			      len, run->mmio.is_write)) {
+	found = vm_mmio_dispatch(vcpu->vm, run->mmio.phys_addr, run->mmio.data,
+				 len, run->mmio.is_write, &name);
+	vcpu_stats_count_device(&vcpu->stats, name);
+	if (!found) {
 		if (!run->mmio.is_write)
 			memset(run->mmio.data, 0xff, len);
 		if (ratelimit_ok(&vcpu->rl_unhandled, 10))
@@ -127,6 +134,9 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	struct vm *vm = vcpu->vm;
 
+	vcpu->stats.exits[run->exit_reason < VM_EXIT_REASONS ?
+				  run->exit_reason :
+				  VM_EXIT_REASONS - 1]++;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		vcpu_pio(vcpu);
@@ -206,10 +216,15 @@ static void *vcpu_thread(void *arg)
 				strerror(-r));
 		return NULL;
 	}
-	if (vcpu->id == 0)
+	if (vcpu->id == 0) {
+		vm->cpu_ns_first_run = vm_process_cpu_ns();
+		vm_phase(vm, VM_PH_FIRST_RUN);
 		log_info(&vm->log, vcpu->name,
 			 "first KVM_RUN %.3f ms after microvm_create()",
-			 (double)(vm_now_ns() - vm->t_create_ns) / 1e6);
+			 (double)(vm->phase[VM_PH_FIRST_RUN] -
+				  vm->phase[VM_PH_CREATE]) /
+				 1e6);
+	}
 	while (!atomic_load(&vm->stopping)) {
 		r = ioctl(vcpu->fd, KVM_RUN, 0);
 		if (r < 0) {

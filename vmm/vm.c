@@ -51,6 +51,7 @@ void vm_request_exit(struct vm *vm, enum microvm_exit_reason reason, int vcpu,
 	if (!vm->exited) {
 		first = true;
 		vm->exited = true;
+		vm_phase(vm, VM_PH_STOP);
 		vm->exit_info.reason = reason;
 		vm->exit_info.vcpu = vcpu;
 		vm->exit_info.error = error;
@@ -92,7 +93,7 @@ void vm_mmio_unmap(struct vm *vm, uint64_t addr)
 }
 
 bool vm_mmio_dispatch(struct vm *vm, uint64_t addr, uint8_t *data,
-		      unsigned int len, bool is_write)
+		      unsigned int len, bool is_write, const char **name)
 {
 	const struct bus_range *r;
 	struct bus_range copy;
@@ -107,7 +108,63 @@ bool vm_mmio_dispatch(struct vm *vm, uint64_t addr, uint8_t *data,
 	pthread_rwlock_unlock(&vm->mmio_lock);
 	if (found)
 		copy.access(copy.opaque, addr - copy.base, data, len, is_write);
+	*name = found ? copy.name : NULL;
 	return found;
+}
+
+void vm_phase(struct vm *vm, enum vm_phase p)
+{
+	if (!vm->phase[p])
+		vm->phase[p] = vm_now_ns();
+}
+
+void vm_boot_marker(struct vm *vm, uint32_t value, const char *source)
+{
+	uint64_t ns = vm_now_ns() - vm->phase[VM_PH_CREATE];
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->nmarkers < VM_MAX_MARKERS)
+		vm->markers[vm->nmarkers++] =
+			(struct vm_marker){ value, ns, source };
+	pthread_mutex_unlock(&vm->lock);
+	log_info(&vm->log, "boot", "guest boot marker %u (%s) at %.3f ms",
+		 value, source, (double)ns / 1e6);
+}
+
+uint64_t vm_process_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int vm_timings_json(struct vm *vm, char *buf, size_t len)
+{
+	struct vcpu_stats *st = calloc(vm->ncpus ? vm->ncpus : 1, sizeof(*st));
+	struct vm_stats_view v = { 0 };
+	int r;
+
+	if (!st)
+		return -ENOMEM;
+	/* Exit counters are final once the threads are joined. */
+	for (unsigned int i = 0; i < vm->ncpus; i++)
+		st[i] = vm->vcpus[i].stats;
+	pthread_mutex_lock(&vm->lock);
+	v.phase = vm->phase;
+	v.vcpu = st;
+	v.nvcpus = vm->ncpus;
+	v.markers = vm->markers;
+	v.nmarkers = vm->nmarkers;
+	v.cpu_ns_first_run = vm->cpu_ns_first_run;
+	v.cpu_ns_stop = vm->cpu_ns_stop;
+	v.exit_reason = vm->exited ? microvm_exit_reason_name(
+					     vm->exit_info.reason) :
+				     NULL;
+	r = vm_stats_format_json(&v, buf, len);
+	pthread_mutex_unlock(&vm->lock);
+	free(st);
+	return r;
 }
 
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level)
@@ -257,6 +314,7 @@ static int vm_open_kvm(struct vm *vm)
 		return -ENOSYS;
 	}
 	vm->kvm_emulates_kernel = access("/sys/module/kvm_pvm", F_OK) == 0;
+	vm_phase(vm, VM_PH_KVM_OPEN);
 	return 0;
 }
 
@@ -286,6 +344,7 @@ static int vm_create_kvm_vm(struct vm *vm)
 	if (r < 0)
 		return r;
 	vm->vm_fd = r;
+	vm_phase(vm, VM_PH_VM_CREATED);
 	r = kvm_ioctl(&vm->log, "kvm", vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (r < 0)
 		return r;
@@ -381,6 +440,7 @@ static int vm_create_memory(struct vm *vm)
 		if (r < 0)
 			return r;
 	}
+	vm_phase(vm, VM_PH_MEMORY);
 	return 0;
 }
 
@@ -425,12 +485,18 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 		r = arch_vm_init(vm);
 	if (!r)
 		r = pci_host_create(vm, vm->ecam_base, &vm->pci);
-	if (!r)
+	if (!r) {
+		vm_phase(vm, VM_PH_DEVICES);
 		r = arch_load_kernel(vm);
-	if (!r)
+	}
+	if (!r) {
+		vm_phase(vm, VM_PH_KERNEL);
 		r = vm_create_vcpus(vm);
-	if (!r)
+	}
+	if (!r) {
+		vm_phase(vm, VM_PH_VCPUS);
 		r = console_start(vm);
+	}
 	return r;
 }
 
@@ -440,7 +506,7 @@ static struct vm *vm_alloc(const struct microvm_config *cfg)
 
 	if (!vm)
 		return NULL;
-	vm->t_create_ns = vm_now_ns();
+	vm_phase(vm, VM_PH_CREATE);
 	vm->log = (struct logger){ cfg->log_fn, cfg->log_opaque,
 				   cfg->log_level };
 	vm->kvm_fd = vm->vm_fd = -1;
@@ -520,6 +586,7 @@ int vm_start(struct vm *vm)
 		return -EALREADY;
 	}
 	vm->started = true;
+	vm_phase(vm, VM_PH_START);
 	/* Our threads never take the embedder's signals. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -560,6 +627,8 @@ static void vm_join(struct vm *vm)
 		pthread_join(vm->loop_thread, NULL);
 	}
 	pthread_mutex_lock(&vm->lock);
+	vm_phase(vm, VM_PH_JOINED);
+	vm->cpu_ns_stop = vm_process_cpu_ns();
 	vm->joined = true;
 	pthread_cond_broadcast(&vm->cond);
 	pthread_mutex_unlock(&vm->lock);

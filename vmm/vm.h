@@ -12,6 +12,7 @@
 #include "vmm/bus.h"
 #include "vmm/log.h"
 #include "vmm/memory.h"
+#include "vmm/stats.h"
 
 struct kvm_run;
 struct evloop;
@@ -31,6 +32,7 @@ struct vcpu {
 	char name[16];
 	struct ratelimit rl_unhandled;
 	struct ratelimit rl_bad;
+	struct vcpu_stats stats;
 };
 
 /* The VM's configuration, copied out of struct microvm_config. */
@@ -87,7 +89,10 @@ struct vm {
 	struct pci_host *pci;
 	uint64_t ecam_base;
 
-	uint64_t t_create_ns; /* CLOCK_MONOTONIC at vm_create() */
+	uint64_t phase[VM_PH_COUNT]; /* CLOCK_MONOTONIC stamps */
+	struct vm_marker markers[VM_MAX_MARKERS]; /* under lock */
+	unsigned int nmarkers;
+	uint64_t cpu_ns_first_run, cpu_ns_stop;
 
 	/* Lifecycle. */
 	pthread_mutex_t lock;
@@ -120,7 +125,19 @@ vm_mmio_map(struct vm *vm, uint64_t addr, uint64_t len, bus_access_fn fn,
 	    void *opaque, const char *name);
 void vm_mmio_unmap(struct vm *vm, uint64_t addr);
 bool vm_mmio_dispatch(struct vm *vm, uint64_t addr, uint8_t *data,
-		      unsigned int len, bool is_write);
+		      unsigned int len, bool is_write, const char **name);
+
+/* Stamp a phase (the first stamp of each phase stays). */
+void vm_phase(struct vm *vm, enum vm_phase p);
+
+/* Record a guest boot marker (boot timer or debug port write). */
+void vm_boot_marker(struct vm *vm, uint32_t value, const char *source);
+
+/* Process CPU time (user + system) in nanoseconds. */
+uint64_t vm_process_cpu_ns(void);
+
+/* The timings JSON of this VM (see vm_stats_format_json). */
+int vm_timings_json(struct vm *vm, char *buf, size_t len);
 
 /* Raise or lower an interrupt line (GSI) of the in-kernel irqchip. */
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level);

@@ -20,6 +20,7 @@
 /* 32-bit MMIO hole: PCIe windows, ECAM, IOAPIC, LAPIC. */
 #define X86_MMIO_HOLE_START 0xc0000000ull
 #define X86_MMIO_HOLE_END 0x100000000ull
+#define X86_BOOT_TIMER_ADDR 0xfeb00000ull /* 4 KiB MMIO boot timer */
 #define X86_IOAPIC_ADDR 0xfec00000ull
 #define X86_LAPIC_ADDR 0xfee00000ull
 #define X86_TSS_ADDR 0xfffbd000ull
@@ -29,6 +30,7 @@
 #define X86_COM1_PORT 0x3f8
 #define X86_COM1_IRQ 4
 #define X86_I8042_CMD_PORT 0x64
+#define X86_DEBUG_PORT 0x80 /* POST codes: boot markers */
 #define X86_PVPANIC_PORT 0x505
 #define X86_PM_PORT 0x600 /* sleep control 0x600, sleep status 0x601 */
 #define X86_RESET_PORT 0xcf9

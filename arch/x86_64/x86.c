@@ -13,6 +13,7 @@
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/layout.h"
 #include "devices/acpi_pm.h"
+#include "devices/boot_timer.h"
 #include "devices/pci/plan.h"
 #include "devices/pvpanic.h"
 #include "devices/serial.h"
@@ -313,6 +314,15 @@ int arch_vm_init(struct vm *vm)
 	if (!r)
 		r = x86_add_pio(vm, X86_I8042_CMD_PORT, 1, i8042_access, vm,
 				"i8042");
+	if (!r)
+		r = x86_add_pio(vm, X86_DEBUG_PORT, 1, boot_timer_port_access,
+				vm, "debug-port");
+	if (!r) {
+		r = vm_mmio_map(vm, X86_BOOT_TIMER_ADDR, 4096,
+				boot_timer_mmio_access, vm, "boot-timer");
+		if (r < 0)
+			log_err(&vm->log, "vm", "boot timer: %s", strerror(-r));
+	}
 	return r;
 }
 

@@ -75,6 +75,27 @@ expect pvh-memmap 0 'TINY: e820 0x100000 0x3f00000 type 1' --kernel "$PVH" --cmd
 expect pvh-acpi 0 'TINY: acpi ok' --kernel "$PVH" --cmdline tiny.mode=acpi
 expect pvh-pci 0 'TINY: pci ok' --kernel "$PVH" --cmdline tiny.mode=pci --pci-testdev bar0=1M:32,bar2=1G:64pref
 
+# --- timings: phases, boot markers and exit counts ---
+vm timings $(tiny marker) --timings-json "$T/timings.json"
+if [ "$rc" = 0 ] && python3 - "$T/timings.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+p = t["phases_ms"]
+order = ["create", "kvm_open", "vm_created", "memory", "devices", "kernel",
+         "vcpus", "start", "first_kvm_run", "stop", "joined"]
+assert [k for k in order if k in p] == order, p
+assert all(p[a] <= p[b] for a, b in zip(order, order[1:])), p
+m = t["boot_markers"]
+assert [(x["value"], x["source"]) for x in m] == [(42, "port 0x80"), (123, "mmio")], m
+assert m[0]["ms"] <= m[1]["ms"] <= p["stop"], (m, p)
+assert t["exits"]["io"] >= 3 and t["exits"]["mmio"] == 1, t["exits"]
+assert t["exits_by_device"]["boot-timer"] == 1 and t["exits_by_device"]["acpi-sleep"] == 1
+assert t["exits_total"] == sum(t["exits"].values())
+assert t["exit_reason"] == "poweroff" and t["teardown_ms"] > 0
+assert 0 < t["vmm_cpu_ms"]["to_first_kvm_run"] <= t["vmm_cpu_ms"]["total"]
+PY
+then t_ok timings-json; else t_fail timings-json "rc=$rc: $(cat "$T/timings.json" 2>/dev/null | head -c 600)"; fi
+
 # --- memory map ---
 vm info64 $(tiny info) --memory 64M
 if [ "$rc" = 0 ] && grep -q 'TINY: e820 0x100000 0x3f00000 type 1' <<<"$out" &&

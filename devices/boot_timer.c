@@ -1,0 +1,31 @@
+/* boot_timer.c: records guest boot markers with their time since microvm_create(). */
+#include "devices/boot_timer.h"
+
+#include <string.h>
+
+#include "vmm/vm.h"
+
+void boot_timer_mmio_access(void *opaque, uint64_t offset, uint8_t *data,
+			    unsigned int len, bool is_write)
+{
+	uint32_t v = 0;
+
+	if (!is_write) {
+		memset(data, 0, len);
+		return;
+	}
+	if (offset != 0)
+		return;
+	memcpy(&v, data, len < 4 ? len : 4);
+	vm_boot_marker(opaque, v, "mmio");
+}
+
+void boot_timer_port_access(void *opaque, uint64_t offset, uint8_t *data,
+			    unsigned int len, bool is_write)
+{
+	if (!is_write) {
+		memset(data, 0xff, len);
+		return;
+	}
+	vm_boot_marker(opaque, data[0], "port 0x80");
+}

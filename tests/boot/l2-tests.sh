@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# l2-tests.sh: the L2 checks, run inside the rig by tests/boot/run.sh: boots our Linux guest with microvm and checks what it reports.
+#
+# Prints "# plan N", then one "ok - NAME" / "not ok - NAME: WHY" line per test and
+# "# timing: ..." lines. Logs of each boot: $BUILD/tests/boot/<name>.log.
+# Env: BUILD (default build), MICROVM (default $BUILD/microvm), L2_KERNEL, L2_INITRD,
+#      L2_BOOT_TIMEOUT (seconds per boot, default 240), L2_ONLY (run only tests whose
+#      name matches this extended regex).
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+BUILD="${BUILD:-build}"
+MICROVM="${MICROVM:-$BUILD/microvm}"
+KERNEL="${L2_KERNEL:-build/guest/vmlinuz}"
+INITRD="${L2_INITRD:-build/guest/initramfs.cpio.gz}"
+BOOT_TIMEOUT="${L2_BOOT_TIMEOUT:-240}"
+BAD_TIMEOUT=20
+LOGDIR="$BUILD/tests/boot"
+mkdir -p "$LOGDIR"
+. tests/lib.sh
+
+TESTS=(boot-smp-mem panic reboot missing-kernel not-a-kernel memory-1m memory-below-kernel
+	unknown-flag cpus-zero)
+selected=()
+for t in "${TESTS[@]}"; do
+	if [[ -z "${L2_ONLY:-}" || "$t" =~ ${L2_ONLY} ]]; then
+		selected+=("$t")
+	fi
+done
+echo "# plan ${#selected[@]}"
+
+# Seconds between two $EPOCHREALTIME values, 3 decimals.
+secs() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'
+}
+
+# boot NAME CMDLINE [MORE ARGS...]: runs microvm on our guest with a timeout.
+# Sets: status, log (each line prefixed with its $EPOCHREALTIME), t0, wall.
+boot() {
+	local name=$1 cmdline=$2
+	shift 2
+	log="$LOGDIR/$name.log"
+	t0=$EPOCHREALTIME
+	# No stdin (EOF): the console is output only here.
+	timeout -k 5 "$BOOT_TIMEOUT" "$MICROVM" run --kernel "$KERNEL" --initrd "$INITRD" \
+		--cmdline "$cmdline" --console stdio "$@" </dev/null 2>&1 |
+		while IFS= read -r line; do
+			printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
+		done >"$log"
+	status=${PIPESTATUS[0]}
+	wall=$(secs "$t0" "$EPOCHREALTIME")
+}
+
+# First time (seconds since t0) a log line matches ERE $1, or "n/a".
+when() {
+	local t
+	t=$(grep -E -m1 -- "$1" "$log" | cut -d' ' -f1)
+	if [[ -n "$t" ]]; then secs "$t0" "$t"; else echo "n/a"; fi
+}
+
+# has ERE: the guest/VMM output contains a line matching ERE.
+has() {
+	cut -d' ' -f2- "$log" | grep -qE -- "$1"
+}
+
+# Last lines of the log, for failure messages.
+tail_of() {
+	cut -d' ' -f2- "$log" | grep -v '^\s*$' | tail -n "${1:-3}" | tr '\n' '|' | cut -c1-300
+}
+
+status_why() {
+	if [[ $status = 124 || $status = 137 ]]; then
+		echo "timed out after ${BOOT_TIMEOUT}s (last output: $(tail_of))"
+	else
+		echo "exit status $status, expected $1 (last output: $(tail_of))"
+	fi
+}
+
+test_boot_smp_mem() {
+	local n=boot-smp-mem
+	boot "$n" "console=ttyS0 reboot=k panic=-1 microvm.init=check microvm.expect_cpus=2 microvm.expect_mem_mib=512" \
+		--cpus 2 --memory 512M --log-level info
+	echo "# timing: $n: launch->first KVM_RUN $(when 'KVM_RUN|first guest instruction|vcpu0.*(start|run)')s," \
+		"->Linux banner $(when 'Linux version')s, ->/init $(when 'microvm-init: started')s," \
+		"->PASS $(when 'MICROVM-CHECK .* PASS')s, ->exit ${wall}s (status $status)"
+	if [[ $status != 0 ]]; then
+		t_fail "$n" "$(status_why 0)"
+	elif has 'MICROVM-CHECK .* PASS'; then
+		t_ok "$n"
+	elif has 'MICROVM-CHECK'; then
+		t_fail "$n" "$(cut -d' ' -f2- "$log" | grep -m1 'MICROVM-CHECK')"
+	else
+		t_fail "$n" "powered off without a MICROVM-CHECK line (last output: $(tail_of))"
+	fi
+}
+
+test_panic() {
+	local n=panic
+	boot "$n" "console=ttyS0 reboot=k panic=-1 quiet microvm.init=panic" --cpus 1 --memory 256M
+	echo "# timing: $n: ->/init $(when 'microvm-init: started')s, ->exit ${wall}s (status $status)"
+	if [[ $status != 4 ]]; then
+		t_fail "$n" "$(status_why 4)"
+	elif ! has 'microvm-init: panicking'; then
+		t_fail "$n" "status 4 but the guest never said it was panicking"
+	else
+		t_ok "$n"
+	fi
+}
+
+test_reboot() {
+	local n=reboot
+	boot "$n" "console=ttyS0 reboot=k panic=-1 quiet microvm.init=reboot" --cpus 1 --memory 256M
+	echo "# timing: $n: ->/init $(when 'microvm-init: started')s, ->exit ${wall}s (status $status)"
+	if [[ $status != 3 ]]; then
+		t_fail "$n" "$(status_why 3)"
+	elif ! has 'microvm-init: rebooting'; then
+		t_fail "$n" "status 3 but the guest never said it was rebooting"
+	else
+		t_ok "$n"
+	fi
+}
+
+# bad_input NAME ERE ARGS...: microvm run ARGS must fail with status 1 or 2 within
+# BAD_TIMEOUT seconds and say something matching ERE (case-insensitive) on stderr.
+bad_input() {
+	local n=$1 re=$2 err t
+	shift 2
+	log="$LOGDIR/$n.log"
+	t=$EPOCHREALTIME
+	timeout -k 5 "$BAD_TIMEOUT" "$MICROVM" run "$@" --console none </dev/null >/dev/null 2>"$log"
+	status=$?
+	err=$(head -c 300 "$log" | tr '\n' ' ')
+	if [[ $status = 124 || $status = 137 ]]; then
+		t_fail "$n" "still running after ${BAD_TIMEOUT}s"
+	elif [[ $status != 1 && $status != 2 ]]; then
+		t_fail "$n" "exit status $status, expected 1 or 2 (stderr: $err)"
+	elif ! grep -qiE -- "$re" "$log"; then
+		t_fail "$n" "stderr does not mention /$re/: $err"
+	else
+		t_ok "$n"
+		echo "#   $n: status $status in $(secs "$t" "$EPOCHREALTIME")s: $err"
+	fi
+}
+
+test_missing_kernel() {
+	bad_input missing-kernel '/nonexistent-kernel.*(no such|not found|missing)' \
+		--kernel /nonexistent-kernel
+}
+
+test_not_a_kernel() {
+	bad_input not-a-kernel '/etc/hostname.*not .*kernel|not .*kernel.*/etc/hostname' \
+		--kernel /etc/hostname
+}
+
+test_memory_1m() {
+	bad_input memory-1m 'memory' --kernel "$KERNEL" --initrd "$INITRD" --memory 1M
+}
+
+test_memory_below_kernel() {
+	bad_input memory-below-kernel 'memory.*(small|at least|need)' \
+		--kernel "$KERNEL" --initrd "$INITRD" --memory 16M
+}
+
+test_unknown_flag() {
+	bad_input unknown-flag '--no-such-flag' --kernel "$KERNEL" --no-such-flag
+}
+
+test_cpus_zero() {
+	bad_input cpus-zero 'cpus' --kernel "$KERNEL" --cpus 0
+}
+
+if [[ ! -x "$MICROVM" ]]; then
+	for t in "${selected[@]}"; do
+		t_fail "$t" "$MICROVM not built"
+	done
+	exit 1
+fi
+for f in "$KERNEL" "$INITRD"; do
+	if [[ ! -f "$f" ]]; then
+		for t in "${selected[@]}"; do
+			t_fail "$t" "$f missing (scripts/guest-assets.sh)"
+		done
+		exit 1
+	fi
+done
+
+for t in "${selected[@]}"; do
+	"test_${t//-/_}"
+done
+[[ $T_FAIL = 0 ]]
