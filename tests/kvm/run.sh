@@ -178,6 +178,11 @@ printf 'ping-42q' | timeout 30 "$VMM" run $(tiny echo) >"$T/echo.out" 2>"$T/echo
 rc=$?
 if [ "$rc" = 0 ] && grep -q 'ping-42' "$T/echo.out"; then t_ok console-input-echo; else
 	t_fail console-input-echo "rc=$rc: $(cat "$T/echo.out" "$T/echo.err")"; fi
+if out=$(timeout 60 python3 tests/kvm/tty-escape.py "$VMM" "$TINY" 2>&1); then
+	t_ok console-tty-raw-escape-restore
+else
+	t_fail console-tty-raw-escape-restore "$out"
+fi
 vm console-file $(tiny hello) --console "file:$T/console.txt"
 if [ "$rc" = 0 ] && grep -q 'hello from the guest' "$T/console.txt" && ! grep -q TINY <<<"$out"; then
 	t_ok console-file
