@@ -7,7 +7,7 @@
 
 /* SLP_TYP value our DSDT's _S5_ package hands the guest. */
 #define ACPI_PM_SLP_TYP_S5 5
-#define ACPI_PM_SLP_EN (1u << 5)
+#define ACPI_PM_SLP_EN	   (1u << 5)
 
 /* Sleep control (offset 0) and status (offset 1); opaque is struct vm. */
 void acpi_pm_sleep_access(void *opaque, uint64_t offset, uint8_t *data,

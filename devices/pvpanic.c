@@ -3,7 +3,7 @@
 
 #include "vmm/vm.h"
 
-#define PVPANIC_PANICKED (1u << 0)
+#define PVPANIC_PANICKED     (1u << 0)
 #define PVPANIC_CRASH_LOADED (1u << 1)
 
 void pvpanic_access(void *opaque, uint64_t offset, uint8_t *data,

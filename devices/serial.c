@@ -127,9 +127,9 @@ static void serial_write(struct serial *s, unsigned int reg, uint8_t v)
 		uint8_t old = s->msr & 0xf0, now;
 
 		s->mcr = v & 0x1f;
-		now = (s->mcr & UART_MCR_LOOP) ? loopback_msr(s->mcr) :
-						 (UART_MSR_DCD | UART_MSR_DSR |
-						  UART_MSR_CTS);
+		now = (s->mcr & UART_MCR_LOOP)
+			      ? loopback_msr(s->mcr)
+			      : (UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS);
 		/* Delta bits: CTS, DSR, trailing-edge RI, DCD. */
 		s->msr = (s->msr & 0x0f) | now;
 		s->msr |= ((old ^ now) & (UART_MSR_CTS | UART_MSR_DSR)) >> 4;

@@ -34,17 +34,18 @@ typedef void (*microvm_log_fn)(void *opaque, enum microvm_log_level level,
 
 enum microvm_console {
 	MICROVM_CONSOLE_NONE = 0, /* UART present, output discarded */
-	MICROVM_CONSOLE_FDS = 1,  /* console_in_fd / console_out_fd */
+	MICROVM_CONSOLE_FDS = 1, /* console_in_fd / console_out_fd */
 };
 
 struct microvm_config {
 	/* Guest */
-	const char *kernel;  /* bzImage or ELF vmlinux with a PVH note (required) */
-	const char *initrd;  /* optional */
+	const char
+		*kernel; /* bzImage or ELF vmlinux with a PVH note (required) */
+	const char *initrd; /* optional */
 	const char *cmdline; /* NULL: MICROVM_DEFAULT_CMDLINE */
-	unsigned int cpus;   /* 1..MICROVM_MAX_CPUS, default 1 */
-	uint64_t memory;     /* bytes, default 256 MiB */
-	bool hugepages;      /* back guest RAM with MAP_HUGETLB memfd */
+	unsigned int cpus; /* 1..MICROVM_MAX_CPUS, default 1 */
+	uint64_t memory; /* bytes, default 256 MiB */
+	bool hugepages; /* back guest RAM with MAP_HUGETLB memfd */
 	/*
 	 * CPUID feature changes, e.g. "-cx16,-xsave,+x2apic" (NULL: none).
 	 * Names are the Linux /proc/cpuinfo flag names.
@@ -57,11 +58,11 @@ struct microvm_config {
 	 * root port.
 	 */
 	unsigned int pcie_root_ports; /* 0: one per device; at most 256 */
-	bool acs_off;		      /* no ACS capability on root ports */
-	uint16_t acs_mask;	      /* 0: 0x5f (SV|TB|RR|CR|UF|DT) */
-	uint64_t low_mmio;	      /* 32-bit window bytes, 0: automatic */
-	uint64_t high_mmio;	      /* 64-bit window bytes, 0: automatic */
-	unsigned int pcie_bus_first;  /* bus range, default 0..255 */
+	bool acs_off; /* no ACS capability on root ports */
+	uint16_t acs_mask; /* 0: 0x5f (SV|TB|RR|CR|UF|DT) */
+	uint64_t low_mmio; /* 32-bit window bytes, 0: automatic */
+	uint64_t high_mmio; /* 64-bit window bytes, 0: automatic */
+	unsigned int pcie_bus_first; /* bus range, default 0..255 */
 	unsigned int pcie_bus_last;
 	/* Synthetic endpoints, "bar0=16M:32,bar1=128G:64pref" each. */
 	const char *const *pci_testdevs;
@@ -69,7 +70,7 @@ struct microvm_config {
 
 	/* Console: a 16550 UART at 0x3f8 (IRQ 4) on x86. */
 	enum microvm_console console;
-	int console_in_fd;  /* -1: no input */
+	int console_in_fd; /* -1: no input */
 	int console_out_fd; /* -1: output discarded */
 	/*
 	 * If non-zero, this byte followed by 'x' on console input stops the VM
@@ -90,24 +91,24 @@ struct microvm_config {
 	int kick_signal;
 };
 
-#define MICROVM_MAX_CPUS 254
+#define MICROVM_MAX_CPUS	254
 #define MICROVM_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
 
 /* Why the VM stopped. */
 enum microvm_exit_reason {
-	MICROVM_EXIT_NONE = 0,	   /* still running */
+	MICROVM_EXIT_NONE = 0, /* still running */
 	MICROVM_EXIT_POWEROFF = 1, /* guest powered off (ACPI S5) */
-	MICROVM_EXIT_REBOOT = 2,   /* guest asked for a reset */
-	MICROVM_EXIT_PANIC = 3,	   /* guest kernel panicked (pvpanic) */
+	MICROVM_EXIT_REBOOT = 2, /* guest asked for a reset */
+	MICROVM_EXIT_PANIC = 3, /* guest kernel panicked (pvpanic) */
 	MICROVM_EXIT_TRIPLE_FAULT = 4, /* vCPU shutdown (triple fault) */
-	MICROVM_EXIT_STOPPED = 5,  /* microvm_stop() or console escape */
-	MICROVM_EXIT_ERROR = 6,	   /* VMM or KVM error; see message */
+	MICROVM_EXIT_STOPPED = 5, /* microvm_stop() or console escape */
+	MICROVM_EXIT_ERROR = 6, /* VMM or KVM error; see message */
 };
 
 struct microvm_exit {
 	enum microvm_exit_reason reason;
-	int vcpu;	  /* vCPU that caused it, -1 if none */
-	int error;	  /* -errno for MICROVM_EXIT_ERROR, else 0 */
+	int vcpu; /* vCPU that caused it, -1 if none */
+	int error; /* -errno for MICROVM_EXIT_ERROR, else 0 */
 	char message[256]; /* human-readable detail */
 };
 
@@ -166,8 +167,8 @@ int microvm_vcpu_tids(const struct microvm *vm, pid_t *tids, size_t n);
 /* Where an attached device landed in the guest. */
 struct microvm_device_info {
 	char name[32];
-	char bdf[16];		/* "0000:01:00.0" */
-	char pci_path[16];	/* "RR.F/DD": root port dev.fn / device */
+	char bdf[16]; /* "0000:01:00.0" */
+	char pci_path[16]; /* "RR.F/DD": root port dev.fn / device */
 	char root_port_bdf[16]; /* "0000:00:00.0" */
 };
 

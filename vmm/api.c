@@ -155,8 +155,8 @@ int microvm_topology_json(const struct microvm *m, char *buf, size_t len)
 	return r < 0 ? r : (int)strlen(buf);
 }
 
-int microvm_plan(const struct microvm_config *cfg, char *text,
-		 size_t text_len, char *json, size_t json_len)
+int microvm_plan(const struct microvm_config *cfg, char *text, size_t text_len,
+		 char *json, size_t json_len)
 {
 	struct vm *vm;
 	int r;

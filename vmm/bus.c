@@ -63,7 +63,7 @@ int bus_insert(struct bus *bus, uint64_t base, uint64_t len,
 	}
 	memmove(&bus->ranges[i + 1], &bus->ranges[i],
 		(bus->count - i) * sizeof(*bus->ranges));
-	bus->ranges[i] = (struct bus_range){ base, len, access, opaque, name };
+	bus->ranges[i] = (struct bus_range){base, len, access, opaque, name};
 	bus->count++;
 	return 0;
 }

@@ -36,7 +36,7 @@ static void console_tx(void *opaque, const uint8_t *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			struct pollfd p = { .fd = c->out_fd, .events = POLLOUT };
+			struct pollfd p = {.fd = c->out_fd, .events = POLLOUT};
 
 			(void)poll(&p, 1, 1000);
 			continue;
@@ -103,8 +103,8 @@ static size_t console_filter(struct console *c, const uint8_t *in, size_t n,
 		if (c->escape_seen) {
 			c->escape_seen = false;
 			if (ch == 'x' || ch == 'X') {
-				vm_request_exit(c->vm, MICROVM_EXIT_STOPPED,
-						-1, 0,
+				vm_request_exit(c->vm, MICROVM_EXIT_STOPPED, -1,
+						0,
 						"stopped from the console "
 						"(escape sequence)");
 				return out;

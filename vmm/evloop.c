@@ -105,9 +105,8 @@ int evloop_create(struct evloop **out, const struct logger *lg)
 		r = -errno;
 		goto err_backend;
 	}
-	loop->wake = (struct ev_source){ .fd = loop->wake_fd,
-					 .events = POLLIN,
-					 .cb = wake_cb };
+	loop->wake = (struct ev_source){
+		.fd = loop->wake_fd, .events = POLLIN, .cb = wake_cb};
 	pthread_mutex_lock(&loop->lock);
 	r = arm_locked(loop, &loop->wake);
 	pthread_mutex_unlock(&loop->lock);
@@ -137,10 +136,8 @@ int evloop_add(struct evloop *loop, int fd, uint32_t events, ev_cb cb,
 
 	if (!src)
 		return -ENOMEM;
-	*src = (struct ev_source){ .fd = fd,
-				   .events = events,
-				   .cb = cb,
-				   .opaque = opaque };
+	*src = (struct ev_source){
+		.fd = fd, .events = events, .cb = cb, .opaque = opaque};
 	pthread_mutex_lock(&loop->lock);
 	r = arm_locked(loop, src);
 	if (r == 0) {
@@ -201,8 +198,9 @@ int evloop_run(struct evloop *loop)
 			if (!src)
 				continue;
 			if (res < 0) {
-				log_err(loop->log, "evloop", "poll on fd %d: %s",
-					src->fd, strerror(-res));
+				log_err(loop->log, "evloop",
+					"poll on fd %d: %s", src->fd,
+					strerror(-res));
 				pthread_mutex_lock(&loop->lock);
 				src->armed = false;
 				pthread_mutex_unlock(&loop->lock);

@@ -17,13 +17,14 @@ struct ev_source;
  */
 typedef bool (*ev_cb)(void *opaque, int fd, uint32_t revents);
 
-__attribute__((warn_unused_result)) int
-evloop_create(struct evloop **out, const struct logger *lg);
+__attribute__((warn_unused_result)) int evloop_create(struct evloop **out,
+						      const struct logger *lg);
 
 /* Watch `fd` for `events` (POLLIN, ...). The source lives until destroy. */
-__attribute__((warn_unused_result)) int
-evloop_add(struct evloop *loop, int fd, uint32_t events, ev_cb cb,
-	   void *opaque, struct ev_source **out);
+__attribute__((warn_unused_result)) int evloop_add(struct evloop *loop, int fd,
+						   uint32_t events, ev_cb cb,
+						   void *opaque,
+						   struct ev_source **out);
 
 /* Wait for a disarmed source again. Any thread. */
 int evloop_rearm(struct evloop *loop, struct ev_source *src);

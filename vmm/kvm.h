@@ -12,7 +12,7 @@ int __kvm_ioctl(int fd, unsigned long req, unsigned long arg);
 int kvm_ioctl_named(const struct logger *lg, const char *dev, int fd,
 		    unsigned long req, unsigned long arg, const char *name);
 
-#define kvm_ioctl(lg, dev, fd, req, arg)                                      \
+#define kvm_ioctl(lg, dev, fd, req, arg) \
 	kvm_ioctl_named(lg, dev, fd, req, (unsigned long)(arg), #req)
 
 #endif

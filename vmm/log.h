@@ -13,9 +13,10 @@ struct logger {
 	enum microvm_log_level level;
 };
 
-__attribute__((format(printf, 4, 5))) void
-log_msg(const struct logger *lg, enum microvm_log_level level, const char *dev,
-	const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) void log_msg(const struct logger *lg,
+						   enum microvm_log_level level,
+						   const char *dev,
+						   const char *fmt, ...);
 
 /*
  * Rate limit for guest-caused messages: at most `burst` messages, then one
@@ -27,9 +28,9 @@ struct ratelimit {
 };
 int ratelimit_ok(struct ratelimit *rl, unsigned int burst);
 
-#define log_err(lg, dev, ...) log_msg(lg, MICROVM_LOG_ERROR, dev, __VA_ARGS__)
-#define log_warn(lg, dev, ...) log_msg(lg, MICROVM_LOG_WARN, dev, __VA_ARGS__)
-#define log_info(lg, dev, ...) log_msg(lg, MICROVM_LOG_INFO, dev, __VA_ARGS__)
+#define log_err(lg, dev, ...)	log_msg(lg, MICROVM_LOG_ERROR, dev, __VA_ARGS__)
+#define log_warn(lg, dev, ...)	log_msg(lg, MICROVM_LOG_WARN, dev, __VA_ARGS__)
+#define log_info(lg, dev, ...)	log_msg(lg, MICROVM_LOG_INFO, dev, __VA_ARGS__)
 #define log_debug(lg, dev, ...) log_msg(lg, MICROVM_LOG_DEBUG, dev, __VA_ARGS__)
 
 #endif

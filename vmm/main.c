@@ -32,9 +32,9 @@ enum {
 
 struct cli {
 	struct microvm_config cfg;
-	bool plan;		    /* `microvm plan`: no kernel, no boot */
+	bool plan; /* `microvm plan`: no kernel, no boot */
 	const char *topology_json; /* --topology-json PATH */
-	const char *timings_json;  /* --timings-json PATH */
+	const char *timings_json; /* --timings-json PATH */
 	const char **testdevs;
 	unsigned int ntestdevs;
 	const char *console;
@@ -58,43 +58,66 @@ static const char usage_run[] =
 	"Options:\n"
 	"  --kernel PATH           kernel image (required)\n"
 	"  --initrd PATH           initramfs / initrd\n"
-	"  --cmdline STR           kernel command line (default: \"" MICROVM_DEFAULT_CMDLINE "\")\n"
-	"  --cpus N                vCPUs, 1.." "254" " (default 1)\n"
+	"  --cmdline STR           kernel command line (default: "
+	"\"" MICROVM_DEFAULT_CMDLINE "\")\n"
+	"  --cpus N                vCPUs, 1.."
+	"254"
+	" (default 1)\n"
 	"  --memory SIZE[,hugepages=on]\n"
-	"                          guest RAM, e.g. 512M or 2G; a bare number is MiB\n"
-	"                          (default 256M); hugepages=on backs it with 2 MiB pages\n"
-	"  --cpu-features LIST     CPUID changes, e.g. -cx16,-xsave (Linux flag names)\n"
-	"  --console MODE          stdio (default), file:PATH, or none; the console is a\n"
-	"                          16550 UART (ttyS0). On a terminal, Ctrl-A x stops the VM\n"
+	"                          guest RAM, e.g. 512M or 2G; a bare number "
+	"is MiB\n"
+	"                          (default 256M); hugepages=on backs it with "
+	"2 MiB pages\n"
+	"  --cpu-features LIST     CPUID changes, e.g. -cx16,-xsave (Linux "
+	"flag names)\n"
+	"  --console MODE          stdio (default), file:PATH, or none; the "
+	"console is a\n"
+	"                          16550 UART (ttyS0). On a terminal, Ctrl-A x "
+	"stops the VM\n"
 	"                          and Ctrl-A Ctrl-A sends Ctrl-A.\n"
-	"  --log-level LEVEL       error, warn (default), info or debug; logs go to stderr\n"
+	"  --log-level LEVEL       error, warn (default), info or debug; logs "
+	"go to stderr\n"
 	"  -h, --help              show this help\n"
 	"\n"
-	"PCIe (see docs/pcie.md; `microvm plan` shows the layout without booting):\n"
-	"  --pcie-root-ports N     root ports, 1..256, packed 8 per device as functions\n"
+	"PCIe (see docs/pcie.md; `microvm plan` shows the layout without "
+	"booting):\n"
+	"  --pcie-root-ports N     root ports, 1..256, packed 8 per device as "
+	"functions\n"
 	"                          (default: one per attached device)\n"
-	"  --acs MASK|off          ACS capability bits on every root port (default 0x5f:\n"
+	"  --acs MASK|off          ACS capability bits on every root port "
+	"(default 0x5f:\n"
 	"                          SV|TB|RR|CR|UF|DT), or no ACS capability\n"
-	"  --low-mmio SIZE         32-bit MMIO window below 4 GiB (default: sized from the\n"
+	"  --low-mmio SIZE         32-bit MMIO window below 4 GiB (default: "
+	"sized from the\n"
 	"                          devices, need + max(need/4, 64M))\n"
-	"  --high-mmio SIZE        64-bit prefetchable window (default: need + max(need/4, 1G))\n"
-	"  --pcie-buses FIRST-LAST bus range of the root complex (default 0-255)\n"
-	"  --pci-testdev BARS      synthetic endpoint behind its own root port, e.g.\n"
-	"                          bar0=16M:32,bar1=128G:64pref,bar3=32M:64pref\n"
+	"  --high-mmio SIZE        64-bit prefetchable window (default: need + "
+	"max(need/4, 1G))\n"
+	"  --pcie-buses FIRST-LAST bus range of the root complex (default "
+	"0-255)\n"
+	"  --pci-testdev BARS      synthetic endpoint behind its own root "
+	"port, e.g.\n"
+	"                          "
+	"bar0=16M:32,bar1=128G:64pref,bar3=32M:64pref\n"
 	"                          (kinds 32, 32pref, 64, 64pref); repeatable\n"
-	"  --topology-json PATH    write where every port and device landed, as JSON\n"
+	"  --topology-json PATH    write where every port and device landed, "
+	"as JSON\n"
 	"                          (docs/topology-json.md)\n"
 	"\n"
 	"Measurement:\n"
-	"  --timings-json PATH     at exit, write phase timings, guest boot markers\n"
-	"                          (boot timer, port 0x80), VMM CPU time and VM exits by\n"
+	"  --timings-json PATH     at exit, write phase timings, guest boot "
+	"markers\n"
+	"                          (boot timer, port 0x80), VMM CPU time and "
+	"VM exits by\n"
 	"                          reason and device (docs/timings-json.md)\n"
 	"\n"
 	"Exit status:\n"
-	"  0  the guest powered off        4  the guest kernel panicked (pvpanic)\n"
+	"  0  the guest powered off        4  the guest kernel panicked "
+	"(pvpanic)\n"
 	"  1  VMM or KVM error             5  triple fault (vCPU shutdown)\n"
-	"  2  bad usage                    6  stopped from the console (Ctrl-A x)\n"
-	"  3  the guest rebooted           128+N  stopped by signal N (SIGINT: 130,\n"
+	"  2  bad usage                    6  stopped from the console (Ctrl-A "
+	"x)\n"
+	"  3  the guest rebooted           128+N  stopped by signal N (SIGINT: "
+	"130,\n"
 	"                                         SIGTERM: 143)\n";
 
 static const char usage_top[] =
@@ -102,8 +125,10 @@ static const char usage_top[] =
 	"\n"
 	"Commands:\n"
 	"  run       boot a microVM (microvm run --help)\n"
-	"  plan      print the PCIe layout `run` would build, without booting; takes\n"
-	"            the same options (--kernel not needed); exits 2 if it does not fit\n"
+	"  plan      print the PCIe layout `run` would build, without booting; "
+	"takes\n"
+	"            the same options (--kernel not needed); exits 2 if it "
+	"does not fit\n"
 	"  version   print the version\n"
 	"  help      show this help\n";
 
@@ -125,7 +150,7 @@ static void crash_handler(int sig)
 static void log_to_stderr(void *opaque, enum microvm_log_level level,
 			  const char *dev, const char *msg)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
+	static const char *const names[] = {"error", "warn", "info", "debug"};
 	struct cli *c = opaque;
 
 	/* A raw terminal does not turn \n into \r\n for us. */
@@ -133,7 +158,8 @@ static void log_to_stderr(void *opaque, enum microvm_log_level level,
 		c->raw_tty ? "\r\n" : "\n");
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -160,8 +186,8 @@ static int parse_memory(struct cli *c, const char *arg)
 	r = parse_size(s, 1ull << 20, &v);
 	if (r < 0 || v == 0) {
 		free(s);
-		return usage_error("--memory: invalid size '%s' (try 512M or 2G)",
-				   arg);
+		return usage_error(
+			"--memory: invalid size '%s' (try 512M or 2G)", arg);
 	}
 	c->cfg.memory = v;
 	while (opt && *opt) {
@@ -188,7 +214,7 @@ static int parse_memory(struct cli *c, const char *arg)
 
 static int parse_log_level(struct cli *c, const char *arg)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
+	static const char *const names[] = {"error", "warn", "info", "debug"};
 
 	for (unsigned int i = 0; i < 4; i++) {
 		if (!strcasecmp(arg, names[i])) {
@@ -196,9 +222,10 @@ static int parse_log_level(struct cli *c, const char *arg)
 			return 0;
 		}
 	}
-	return usage_error("--log-level: unknown level '%s' (error, warn, info, "
-			   "debug)",
-			   arg);
+	return usage_error(
+		"--log-level: unknown level '%s' (error, warn, info, "
+		"debug)",
+		arg);
 }
 
 enum {
@@ -221,24 +248,24 @@ enum {
 };
 
 static const struct option run_options[] = {
-	{ "kernel", required_argument, NULL, OPT_KERNEL },
-	{ "initrd", required_argument, NULL, OPT_INITRD },
-	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
-	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "memory", required_argument, NULL, OPT_MEMORY },
-	{ "cpu-features", required_argument, NULL, OPT_CPU_FEATURES },
-	{ "console", required_argument, NULL, OPT_CONSOLE },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-	{ "pcie-root-ports", required_argument, NULL, OPT_ROOT_PORTS },
-	{ "acs", required_argument, NULL, OPT_ACS },
-	{ "low-mmio", required_argument, NULL, OPT_LOW_MMIO },
-	{ "high-mmio", required_argument, NULL, OPT_HIGH_MMIO },
-	{ "pcie-buses", required_argument, NULL, OPT_BUSES },
-	{ "pci-testdev", required_argument, NULL, OPT_TESTDEV },
-	{ "topology-json", required_argument, NULL, OPT_TOPOLOGY_JSON },
-	{ "timings-json", required_argument, NULL, OPT_TIMINGS_JSON },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"initrd", required_argument, NULL, OPT_INITRD},
+	{"cmdline", required_argument, NULL, OPT_CMDLINE},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"memory", required_argument, NULL, OPT_MEMORY},
+	{"cpu-features", required_argument, NULL, OPT_CPU_FEATURES},
+	{"console", required_argument, NULL, OPT_CONSOLE},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"pcie-root-ports", required_argument, NULL, OPT_ROOT_PORTS},
+	{"acs", required_argument, NULL, OPT_ACS},
+	{"low-mmio", required_argument, NULL, OPT_LOW_MMIO},
+	{"high-mmio", required_argument, NULL, OPT_HIGH_MMIO},
+	{"pcie-buses", required_argument, NULL, OPT_BUSES},
+	{"pci-testdev", required_argument, NULL, OPT_TESTDEV},
+	{"topology-json", required_argument, NULL, OPT_TOPOLOGY_JSON},
+	{"timings-json", required_argument, NULL, OPT_TIMINGS_JSON},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
 };
 
 static int parse_pcie_option(struct cli *c, int opt, const char *arg)
@@ -251,9 +278,10 @@ static int parse_pcie_option(struct cli *c, int opt, const char *arg)
 	switch (opt) {
 	case OPT_ROOT_PORTS:
 		if (parse_u64(arg, &v) < 0 || v < 1 || v > 256)
-			return usage_error("--pcie-root-ports: must be a number "
-					   "from 1 to 256, got '%s'",
-					   arg);
+			return usage_error(
+				"--pcie-root-ports: must be a number "
+				"from 1 to 256, got '%s'",
+				arg);
 		c->cfg.pcie_root_ports = (unsigned int)v;
 		return 0;
 	case OPT_ACS:
@@ -266,10 +294,11 @@ static int parse_pcie_option(struct cli *c, int opt, const char *arg)
 					   "such as 0x5f, or off; got '%s'",
 					   arg);
 		if (v & ~0x5full)
-			return usage_error("--acs 0x%llx: only the bits of 0x5f "
-					   "(SV|TB|RR|CR|UF|DT) are supported; "
-					   "egress control (0x20) is not",
-					   (unsigned long long)v);
+			return usage_error(
+				"--acs 0x%llx: only the bits of 0x5f "
+				"(SV|TB|RR|CR|UF|DT) are supported; "
+				"egress control (0x20) is not",
+				(unsigned long long)v);
 		c->cfg.acs_off = false;
 		c->cfg.acs_mask = (uint16_t)v;
 		return 0;
@@ -278,8 +307,8 @@ static int parse_pcie_option(struct cli *c, int opt, const char *arg)
 		if (parse_size(arg, 1ull << 20, &v) < 0 || v == 0)
 			return usage_error("--%s: invalid size '%s' (try 640M "
 					   "or 2T)",
-					   opt == OPT_LOW_MMIO ? "low-mmio" :
-								 "high-mmio",
+					   opt == OPT_LOW_MMIO ? "low-mmio"
+							       : "high-mmio",
 					   arg);
 		if (opt == OPT_LOW_MMIO)
 			c->cfg.low_mmio = v;
@@ -354,9 +383,10 @@ static int parse_run_args(struct cli *c, int argc, char **argv)
 		case OPT_CONSOLE:
 			if (strcmp(optarg, "stdio") && strcmp(optarg, "none") &&
 			    (strncmp(optarg, "file:", 5) || !optarg[5]))
-				return usage_error("--console: expected stdio, "
-						   "file:PATH or none, got '%s'",
-						   optarg);
+				return usage_error(
+					"--console: expected stdio, "
+					"file:PATH or none, got '%s'",
+					optarg);
 			c->console = optarg;
 			break;
 		case OPT_LOG_LEVEL:
@@ -406,12 +436,12 @@ static int setup_console(struct cli *c)
 	}
 	c->cfg.console = MICROVM_CONSOLE_FDS;
 	if (!strncmp(c->console, "file:", 5)) {
-		c->console_file_fd = open(c->console + 5,
-					  O_WRONLY | O_CREAT | O_TRUNC |
-						  O_CLOEXEC,
-					  0644);
+		c->console_file_fd =
+			open(c->console + 5,
+			     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (c->console_file_fd < 0) {
-			fprintf(stderr, "microvm: --console: cannot open '%s': %s\n",
+			fprintf(stderr,
+				"microvm: --console: cannot open '%s': %s\n",
 				c->console + 5, strerror(errno));
 			return EXIT_VMM_ERROR;
 		}
@@ -421,7 +451,8 @@ static int setup_console(struct cli *c)
 	}
 	c->cfg.console_in_fd = STDIN_FILENO;
 	c->cfg.console_out_fd = STDOUT_FILENO;
-	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &c->saved_tio) == 0) {
+	if (isatty(STDIN_FILENO) &&
+	    tcgetattr(STDIN_FILENO, &c->saved_tio) == 0) {
 		raw = c->saved_tio;
 		cfmakeraw(&raw);
 		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0) {
@@ -502,7 +533,7 @@ static int write_timings(const char *path, char *json, double teardown_ms)
 
 static int cmd_plan(int argc, char **argv)
 {
-	struct cli c = { .plan = true, .console = "none" };
+	struct cli c = {.plan = true, .console = "none"};
 	char *text = malloc(MICROVM_TOPOLOGY_MAX);
 	char *json = malloc(MICROVM_TOPOLOGY_MAX);
 	int status, r;
@@ -525,9 +556,9 @@ static int cmd_plan(int argc, char **argv)
 		goto out;
 	}
 	fputs(text, stdout);
-	status = c.topology_json ?
-			 write_file("--topology-json", c.topology_json, json) :
-			 0;
+	status = c.topology_json
+			 ? write_file("--topology-json", c.topology_json, json)
+			 : 0;
 out:
 	free(text);
 	free(json);
@@ -557,7 +588,7 @@ static int exit_status(const struct cli *c, const struct microvm_exit *e)
 
 static int cmd_run(int argc, char **argv)
 {
-	struct cli c = { .console = "stdio", .console_file_fd = -1 };
+	struct cli c = {.console = "stdio", .console_file_fd = -1};
 	struct microvm_exit ex;
 	struct sigaction sa;
 	sigset_t set;
@@ -593,11 +624,11 @@ static int cmd_run(int argc, char **argv)
 		restore_tty(&c);
 		/* The library logged the reason; classify it. */
 		switch (r) {
-		case -EINVAL:  /* bad value, memory too small for the kernel */
+		case -EINVAL: /* bad value, memory too small for the kernel */
 		case -ENOEXEC: /* not a kernel we can boot */
-		case -E2BIG:   /* command line too long */
-		case -ENOENT:  /* kernel or initrd missing */
-		case -EACCES:  /* kernel or initrd unreadable */
+		case -E2BIG: /* command line too long */
+		case -ENOENT: /* kernel or initrd missing */
+		case -EACCES: /* kernel or initrd unreadable */
 		case -ENOTSUP: /* a CPU feature the host lacks */
 			status = EXIT_USAGE;
 			break;
@@ -609,11 +640,11 @@ static int cmd_run(int argc, char **argv)
 	if (c.topology_json) {
 		char *json = malloc(MICROVM_TOPOLOGY_MAX);
 
-		status = json && microvm_topology_json(c.vm, json,
-						       MICROVM_TOPOLOGY_MAX) >= 0 ?
-				 write_file("--topology-json",
-					    c.topology_json, json) :
-				 EXIT_VMM_ERROR;
+		status = json && microvm_topology_json(
+					 c.vm, json, MICROVM_TOPOLOGY_MAX) >= 0
+				 ? write_file("--topology-json",
+					      c.topology_json, json)
+				 : EXIT_VMM_ERROR;
 		free(json);
 		if (status)
 			goto out_destroy;
@@ -643,7 +674,8 @@ static int cmd_run(int argc, char **argv)
 		struct timespec a, b;
 		int w;
 
-		if (!tj || microvm_timings_json(c.vm, tj, MICROVM_TIMINGS_MAX) < 0) {
+		if (!tj ||
+		    microvm_timings_json(c.vm, tj, MICROVM_TIMINGS_MAX) < 0) {
 			free(tj);
 			status = EXIT_VMM_ERROR;
 			goto out_destroy;
@@ -654,7 +686,8 @@ static int cmd_run(int argc, char **argv)
 		c.vm = NULL;
 		w = write_timings(c.timings_json, tj,
 				  (double)(b.tv_sec - a.tv_sec) * 1e3 +
-					  (double)(b.tv_nsec - a.tv_nsec) / 1e6);
+					  (double)(b.tv_nsec - a.tv_nsec) /
+						  1e6);
 		free(tj);
 		if (w && status == EXIT_POWEROFF)
 			status = w;

@@ -29,8 +29,8 @@ uint64_t guest_mem_region_end(const struct guest_mem *mem, uint64_t gpa)
 	return 0;
 }
 
-int guest_mem_write(const struct guest_mem *mem, uint64_t gpa,
-		    const void *src, uint64_t len)
+int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src,
+		    uint64_t len)
 {
 	void *p = guest_mem_ptr(mem, gpa, len);
 
@@ -81,9 +81,9 @@ int guest_mem_create(struct guest_mem *mem, const struct mem_region *layout,
 	 * hugetlb pages are reserved at mmap time without MAP_NORESERVE, so a
 	 * shortage fails here with ENOMEM instead of SIGBUS at first touch.
 	 */
-	mem->base = mmap(NULL, total, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | (hugepages ? 0 : MAP_NORESERVE), mem->fd,
-			 0);
+	mem->base =
+		mmap(NULL, total, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | (hugepages ? 0 : MAP_NORESERVE), mem->fd, 0);
 	if (mem->base == MAP_FAILED) {
 		err = -errno;
 		mem->base = NULL;

@@ -15,8 +15,7 @@ __attribute__((warn_unused_result)) int
 parse_size(const char *s, uint64_t default_unit, uint64_t *out);
 
 /* Parse a decimal or 0x-hex unsigned integer, whole string. */
-__attribute__((warn_unused_result)) int parse_u64(const char *s,
-						  uint64_t *out);
+__attribute__((warn_unused_result)) int parse_u64(const char *s, uint64_t *out);
 
 /* "512M", "1.5G" style, for messages. */
 void format_size(uint64_t bytes, char *buf, size_t len);

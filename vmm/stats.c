@@ -27,19 +27,32 @@ void vcpu_stats_count_device(struct vcpu_stats *s, const char *name)
 const char *kvm_exit_reason_name(unsigned int reason)
 {
 	static const char *const names[] = {
-		[0] = "unknown",	   [1] = "exception",
-		[2] = "io",		   [3] = "hypercall",
-		[4] = "debug",		   [5] = "hlt",
-		[6] = "mmio",		   [7] = "irq_window_open",
-		[8] = "shutdown",	   [9] = "fail_entry",
-		[10] = "intr",		   [11] = "set_tpr",
-		[12] = "tpr_access",	   [17] = "internal_error",
-		[24] = "system_event",	   [26] = "ioapic_eoi",
-		[27] = "hyperv",	   [29] = "arm_nisv",
-		[30] = "x86_rdmsr",	   [31] = "x86_wrmsr",
-		[32] = "dirty_ring_full",  [33] = "ap_reset_hold",
-		[34] = "x86_bus_lock",	   [35] = "xen",
-		[36] = "riscv_sbi",	   [37] = "riscv_csr",
+		[0] = "unknown",
+		[1] = "exception",
+		[2] = "io",
+		[3] = "hypercall",
+		[4] = "debug",
+		[5] = "hlt",
+		[6] = "mmio",
+		[7] = "irq_window_open",
+		[8] = "shutdown",
+		[9] = "fail_entry",
+		[10] = "intr",
+		[11] = "set_tpr",
+		[12] = "tpr_access",
+		[17] = "internal_error",
+		[24] = "system_event",
+		[26] = "ioapic_eoi",
+		[27] = "hyperv",
+		[29] = "arm_nisv",
+		[30] = "x86_rdmsr",
+		[31] = "x86_wrmsr",
+		[32] = "dirty_ring_full",
+		[33] = "ap_reset_hold",
+		[34] = "x86_bus_lock",
+		[35] = "xen",
+		[36] = "riscv_sbi",
+		[37] = "riscv_csr",
 		[38] = "notify",
 	};
 
@@ -79,13 +92,13 @@ static double ms(uint64_t ns)
 int vm_stats_format_json(const struct vm_stats_view *v, char *buf, size_t len)
 {
 	static const char *const phase_names[VM_PH_COUNT] = {
-		"create",  "kvm_open", "vm_created", "memory",
-		"devices", "kernel",   "vcpus",	    "start",
-		"first_kvm_run", "stop", "joined",
+		"create",	 "kvm_open", "vm_created", "memory",
+		"devices",	 "kernel",   "vcpus",	   "start",
+		"first_kvm_run", "stop",     "joined",
 	};
-	uint64_t total[VM_EXIT_REASONS] = { 0 }, all = 0;
+	uint64_t total[VM_EXIT_REASONS] = {0}, all = 0;
 	uint64_t t0 = v->phase[VM_PH_CREATE];
-	struct out o = { buf, len, 0, 0 };
+	struct out o = {buf, len, 0, 0};
 	bool first;
 
 	if (!len)
@@ -103,11 +116,15 @@ int vm_stats_format_json(const struct vm_stats_view *v, char *buf, size_t len)
 	}
 	emit(&o, "\n  },\n  \"boot_markers\": [");
 	for (unsigned int i = 0; i < v->nmarkers; i++)
-		emit(&o, "%s\n    {\"value\": %u, \"ms\": %.3f, \"source\": \"%s\"}",
+		emit(&o,
+		     "%s\n    {\"value\": %u, \"ms\": %.3f, \"source\": "
+		     "\"%s\"}",
 		     i ? "," : "", v->markers[i].value, ms(v->markers[i].ns),
 		     v->markers[i].source);
 	emit(&o, "%s],\n", v->nmarkers ? "\n  " : "");
-	emit(&o, "  \"vmm_cpu_ms\": {\"to_first_kvm_run\": %.3f, \"total\": %.3f},\n",
+	emit(&o,
+	     "  \"vmm_cpu_ms\": {\"to_first_kvm_run\": %.3f, \"total\": "
+	     "%.3f},\n",
 	     ms(v->cpu_ns_first_run), ms(v->cpu_ns_stop));
 	for (unsigned int c = 0; c < v->nvcpus; c++)
 		for (unsigned int r = 0; r < VM_EXIT_REASONS; r++)
@@ -124,8 +141,8 @@ int vm_stats_format_json(const struct vm_stats_view *v, char *buf, size_t len)
 			emit(&o, "%s\n    \"%s\": %llu", first ? "" : ",", n,
 			     (unsigned long long)total[r]);
 		else
-			emit(&o, "%s\n    \"reason_%u\": %llu", first ? "" : ",",
-			     r, (unsigned long long)total[r]);
+			emit(&o, "%s\n    \"reason_%u\": %llu",
+			     first ? "" : ",", r, (unsigned long long)total[r]);
 		first = false;
 	}
 	emit(&o, "%s},\n  \"exits_total\": %llu,\n", first ? "" : "\n  ",
@@ -147,10 +164,12 @@ int vm_stats_format_json(const struct vm_stats_view *v, char *buf, size_t len)
 			if (seen)
 				continue;
 			for (unsigned int cc = c; cc < v->nvcpus; cc++)
-				for (unsigned int dd = 0;
-				     dd < v->vcpu[cc].ndev; dd++)
+				for (unsigned int dd = 0; dd < v->vcpu[cc].ndev;
+				     dd++)
 					if (v->vcpu[cc].dev[dd].name == n)
-						sum += v->vcpu[cc].dev[dd].count;
+						sum += v->vcpu[cc]
+							       .dev[dd]
+							       .count;
 			emit(&o, "%s\n    \"%s\": %llu", first ? "" : ",",
 			     n ? n : "unclaimed", (unsigned long long)sum);
 			first = false;

@@ -7,23 +7,23 @@
 
 /* Phases, in the order they happen; each stamped once (ns, CLOCK_MONOTONIC). */
 enum vm_phase {
-	VM_PH_CREATE,	  /* microvm_create() entered */
-	VM_PH_KVM_OPEN,	  /* /dev/kvm open, capabilities checked */
+	VM_PH_CREATE, /* microvm_create() entered */
+	VM_PH_KVM_OPEN, /* /dev/kvm open, capabilities checked */
 	VM_PH_VM_CREATED, /* KVM_CREATE_VM done */
-	VM_PH_MEMORY,	  /* guest RAM mapped into KVM */
-	VM_PH_DEVICES,	  /* irqchip, platform and PCI devices */
-	VM_PH_KERNEL,	  /* kernel, initrd and boot tables loaded */
-	VM_PH_VCPUS,	  /* vCPUs created and set up */
-	VM_PH_START,	  /* microvm_start() */
-	VM_PH_FIRST_RUN,  /* vCPU 0 enters KVM_RUN the first time */
-	VM_PH_STOP,	  /* the reason to stop was recorded */
-	VM_PH_JOINED,	  /* all threads joined */
+	VM_PH_MEMORY, /* guest RAM mapped into KVM */
+	VM_PH_DEVICES, /* irqchip, platform and PCI devices */
+	VM_PH_KERNEL, /* kernel, initrd and boot tables loaded */
+	VM_PH_VCPUS, /* vCPUs created and set up */
+	VM_PH_START, /* microvm_start() */
+	VM_PH_FIRST_RUN, /* vCPU 0 enters KVM_RUN the first time */
+	VM_PH_STOP, /* the reason to stop was recorded */
+	VM_PH_JOINED, /* all threads joined */
 	VM_PH_COUNT
 };
 
-#define VM_EXIT_REASONS 64 /* KVM exit reasons we count; more go to the last */
+#define VM_EXIT_REASONS	 64 /* KVM exit reasons we count; more go to the last */
 #define VM_STATS_DEVICES 24
-#define VM_MAX_MARKERS 32
+#define VM_MAX_MARKERS	 32
 
 /* Exits of one vCPU. Only its own thread writes; read after join. */
 struct vcpu_stats {
@@ -51,7 +51,7 @@ struct vm_stats_view {
 	const struct vm_marker *markers;
 	unsigned int nmarkers;
 	uint64_t cpu_ns_first_run; /* process CPU time at the first KVM_RUN */
-	uint64_t cpu_ns_stop;	    /* process CPU time once joined */
+	uint64_t cpu_ns_stop; /* process CPU time once joined */
 	const char *exit_reason;
 };
 

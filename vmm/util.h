@@ -16,13 +16,14 @@ struct mapped_file {
  * Map a regular file read-only. On failure logs "<what> '<path>': <why>"
  * and returns -errno (-EINVAL for an empty file or a non-regular file).
  */
-__attribute__((warn_unused_result)) int
-file_map(const struct logger *lg, const char *what, const char *path,
-	 struct mapped_file *out);
+__attribute__((warn_unused_result)) int file_map(const struct logger *lg,
+						 const char *what,
+						 const char *path,
+						 struct mapped_file *out);
 void file_unmap(struct mapped_file *f);
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define ALIGN_UP(x, a) (((x) + (a)-1) & ~((uint64_t)(a)-1))
+#define ARRAY_SIZE(a)	 (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a)	 (((x) + (a)-1) & ~((uint64_t)(a)-1))
 #define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a)-1))
 
 #endif

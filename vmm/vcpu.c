@@ -105,8 +105,7 @@ static void vcpu_mmio(struct vcpu *vcpu)
 			log_debug(&vcpu->vm->log, vcpu->name,
 				  "unhandled MMIO %s 0x%llx (size %u)",
 				  run->mmio.is_write ? "write" : "read",
-				  (unsigned long long)run->mmio.phys_addr,
-				  len);
+				  (unsigned long long)run->mmio.phys_addr, len);
 	}
 }
 
@@ -115,8 +114,8 @@ static void vcpu_internal_error(struct vcpu *vcpu)
 	char desc[512];
 
 	arch_describe_internal_error(vcpu, desc, sizeof(desc));
-	vm_request_exit(vcpu->vm, MICROVM_EXIT_ERROR, (int)vcpu->id, -EIO,
-			"%s", desc);
+	vm_request_exit(vcpu->vm, MICROVM_EXIT_ERROR, (int)vcpu->id, -EIO, "%s",
+			desc);
 	log_err(&vcpu->vm->log, vcpu->name, "%s", desc);
 	if (vcpu->vm->kvm_emulates_kernel)
 		log_err(&vcpu->vm->log, vcpu->name,
@@ -134,9 +133,9 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	struct vm *vm = vcpu->vm;
 
-	vcpu->stats.exits[run->exit_reason < VM_EXIT_REASONS ?
-				  run->exit_reason :
-				  VM_EXIT_REASONS - 1]++;
+	vcpu->stats.exits[run->exit_reason < VM_EXIT_REASONS
+				  ? run->exit_reason
+				  : VM_EXIT_REASONS - 1]++;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		vcpu_pio(vcpu);
@@ -197,7 +196,7 @@ static void *vcpu_thread(void *arg)
 		uint8_t set[8];
 	} kmask;
 	sigset_t cur, kick;
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 	int r;
 
 	vcpu->tid = gettid();

@@ -125,7 +125,7 @@ void vm_boot_marker(struct vm *vm, uint32_t value, const char *source)
 	pthread_mutex_lock(&vm->lock);
 	if (vm->nmarkers < VM_MAX_MARKERS)
 		vm->markers[vm->nmarkers++] =
-			(struct vm_marker){ value, ns, source };
+			(struct vm_marker){value, ns, source};
 	pthread_mutex_unlock(&vm->lock);
 	log_info(&vm->log, "boot", "guest boot marker %u (%s) at %.3f ms",
 		 value, source, (double)ns / 1e6);
@@ -142,7 +142,7 @@ uint64_t vm_process_cpu_ns(void)
 int vm_timings_json(struct vm *vm, char *buf, size_t len)
 {
 	struct vcpu_stats *st = calloc(vm->ncpus ? vm->ncpus : 1, sizeof(*st));
-	struct vm_stats_view v = { 0 };
+	struct vm_stats_view v = {0};
 	int r;
 
 	if (!st)
@@ -158,9 +158,9 @@ int vm_timings_json(struct vm *vm, char *buf, size_t len)
 	v.nmarkers = vm->nmarkers;
 	v.cpu_ns_first_run = vm->cpu_ns_first_run;
 	v.cpu_ns_stop = vm->cpu_ns_stop;
-	v.exit_reason = vm->exited ? microvm_exit_reason_name(
-					     vm->exit_info.reason) :
-				     NULL;
+	v.exit_reason = vm->exited
+				? microvm_exit_reason_name(vm->exit_info.reason)
+				: NULL;
 	r = vm_stats_format_json(&v, buf, len);
 	pthread_mutex_unlock(&vm->lock);
 	free(st);
@@ -169,7 +169,7 @@ int vm_timings_json(struct vm *vm, char *buf, size_t len)
 
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level)
 {
-	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
+	struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)level};
 
 	return kvm_ioctl(&vm->log, "irq", vm->vm_fd, KVM_IRQ_LINE, &irq);
 }
@@ -250,8 +250,7 @@ static int vm_config_copy(struct vm *vm, const struct microvm_config *in,
 		return -EINVAL;
 	}
 	if (in->memory & 0xfff || (in->hugepages && (in->memory & 0x1fffff))) {
-		log_err(&vm->log, "vm",
-			"memory must be a multiple of %s",
+		log_err(&vm->log, "vm", "memory must be a multiple of %s",
 			in->hugepages ? "2 MiB with hugepages" : "4 KiB");
 		return -EINVAL;
 	}
@@ -260,8 +259,8 @@ static int vm_config_copy(struct vm *vm, const struct microvm_config *in,
 		return r;
 	c->kernel = dup_or_null(in->kernel);
 	c->initrd = dup_or_null(in->initrd);
-	c->cmdline = strdup(in->cmdline ? in->cmdline
-					: MICROVM_DEFAULT_CMDLINE);
+	c->cmdline =
+		strdup(in->cmdline ? in->cmdline : MICROVM_DEFAULT_CMDLINE);
 	c->cpu_features = dup_or_null(in->cpu_features);
 	if ((in->kernel && !c->kernel) || !c->cmdline ||
 	    (in->initrd && !c->initrd) ||
@@ -507,8 +506,7 @@ static struct vm *vm_alloc(const struct microvm_config *cfg)
 	if (!vm)
 		return NULL;
 	vm_phase(vm, VM_PH_CREATE);
-	vm->log = (struct logger){ cfg->log_fn, cfg->log_opaque,
-				   cfg->log_level };
+	vm->log = (struct logger){cfg->log_fn, cfg->log_opaque, cfg->log_level};
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->mem.fd = -1;
 	bus_init(&vm->pio);

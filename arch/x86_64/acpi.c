@@ -4,31 +4,31 @@
 
 #include "acpi.h"
 
-#define ACPI_OEM_REVISION 1
+#define ACPI_OEM_REVISION     1
 #define ACPI_CREATOR_REVISION 1
 
-#define ACPI_XSDT_REVISION 1
-#define ACPI_FADT_REVISION 6
+#define ACPI_XSDT_REVISION	 1
+#define ACPI_FADT_REVISION	 6
 #define ACPI_FADT_MINOR_REVISION 5 /* ACPI 6.5, whose layout we fill */
-#define ACPI_MADT_REVISION 5
-#define ACPI_DSDT_REVISION 2 /* 64-bit AML integers */
-#define ACPI_MCFG_REVISION 1
+#define ACPI_MADT_REVISION	 5
+#define ACPI_DSDT_REVISION	 2 /* 64-bit AML integers */
+#define ACPI_MCFG_REVISION	 1
 
 /* FADT field offsets (ACPI 6.5, table 5.9). */
-#define FADT_DSDT 40
-#define FADT_IAPC_BOOT_ARCH 109
-#define FADT_FLAGS 112
-#define FADT_RESET_REG 116
-#define FADT_RESET_VALUE 128
-#define FADT_MINOR_REVISION 131
-#define FADT_X_DSDT 140
+#define FADT_DSDT	       40
+#define FADT_IAPC_BOOT_ARCH    109
+#define FADT_FLAGS	       112
+#define FADT_RESET_REG	       116
+#define FADT_RESET_VALUE       128
+#define FADT_MINOR_REVISION    131
+#define FADT_X_DSDT	       140
 #define FADT_SLEEP_CONTROL_REG 244
-#define FADT_SLEEP_STATUS_REG 256
+#define FADT_SLEEP_STATUS_REG  256
 
 /* FADT flags. */
-#define FADT_F_PWR_BUTTON (1u << 4) /* no fixed-feature power button */
-#define FADT_F_SLP_BUTTON (1u << 5) /* no fixed-feature sleep button */
-#define FADT_F_RESET_REG_SUP (1u << 10)
+#define FADT_F_PWR_BUTTON      (1u << 4) /* no fixed-feature power button */
+#define FADT_F_SLP_BUTTON      (1u << 5) /* no fixed-feature sleep button */
+#define FADT_F_RESET_REG_SUP   (1u << 10)
 #define FADT_F_HW_REDUCED_ACPI (1u << 20)
 
 /*
@@ -37,26 +37,26 @@
  * probing a keyboard controller we do not have). Set: no VGA, no CMOS RTC
  * (Linux then registers no RTC platform device). MSI stays supported.
  */
-#define IAPC_BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
+#define IAPC_BOOT_ARCH_VGA_NOT_PRESENT	    (1u << 2)
 #define IAPC_BOOT_ARCH_CMOS_RTC_NOT_PRESENT (1u << 5)
 
 /* Generic Address Structure. */
-#define ACPI_GAS_LEN 12
-#define ACPI_GAS_SYSTEM_IO 1
+#define ACPI_GAS_LEN	     12
+#define ACPI_GAS_SYSTEM_IO   1
 #define ACPI_GAS_ACCESS_BYTE 1
 
 /* MADT. */
-#define MADT_PCAT_COMPAT 1u
-#define MADT_LOCAL_APIC 0
-#define MADT_IO_APIC 1
-#define MADT_INT_SRC_OVERRIDE 2
-#define MADT_LOCAL_APIC_NMI 4
-#define MADT_LOCAL_APIC_LEN 8
-#define MADT_IO_APIC_LEN 12
+#define MADT_PCAT_COMPAT	  1u
+#define MADT_LOCAL_APIC		  0
+#define MADT_IO_APIC		  1
+#define MADT_INT_SRC_OVERRIDE	  2
+#define MADT_LOCAL_APIC_NMI	  4
+#define MADT_LOCAL_APIC_LEN	  8
+#define MADT_IO_APIC_LEN	  12
 #define MADT_INT_SRC_OVERRIDE_LEN 10
-#define MADT_LOCAL_APIC_NMI_LEN 6
-#define MADT_LAPIC_ENABLED 1u
-#define MADT_ALL_PROCESSORS 0xff
+#define MADT_LOCAL_APIC_NMI_LEN	  6
+#define MADT_LAPIC_ENABLED	  1u
+#define MADT_ALL_PROCESSORS	  0xff
 
 #define MCFG_ENTRY_LEN 16
 
@@ -169,8 +169,7 @@ static int acpi_config_check(const struct acpi_config *cfg)
 	for (i = 0; i < cfg->nmcfg; i++)
 		if (cfg->mcfg[i].start_bus > cfg->mcfg[i].end_bus)
 			return -EINVAL;
-	if (cfg->nextra > ACPI_MAX_EXTRA_TABLES ||
-	    (cfg->nextra && !cfg->extra))
+	if (cfg->nextra > ACPI_MAX_EXTRA_TABLES || (cfg->nextra && !cfg->extra))
 		return -EINVAL;
 	for (i = 0; i < cfg->nextra; i++)
 		if (!cfg->extra[i].build)
@@ -376,8 +375,8 @@ static void acpi_build_rsdp(uint8_t *p, uint64_t xsdt_gpa)
 {
 	memcpy(p, "RSD PTR ", 8);
 	memcpy(p + 9, ACPI_OEM_ID, 6);
-	p[15] = 2;		    /* revision: ACPI 2.0+, has an XSDT */
-	acpi_le(p + 16, 0, 4);	    /* no RSDT */
+	p[15] = 2; /* revision: ACPI 2.0+, has an XSDT */
+	acpi_le(p + 16, 0, 4); /* no RSDT */
 	acpi_le(p + 20, ACPI_RSDP_LEN, 4);
 	acpi_le(p + 24, xsdt_gpa, 8);
 	p[8] = (uint8_t)(0x100 - acpi_checksum(p, 20));
@@ -387,7 +386,7 @@ static void acpi_build_rsdp(uint8_t *p, uint64_t xsdt_gpa)
 int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t size,
 	       size_t *used, uint64_t *rsdp_gpa)
 {
-	struct acpi_area area = { .buf = buf, .size = buf ? size : 0 };
+	struct acpi_area area = {.buf = buf, .size = buf ? size : 0};
 	size_t rsdp, xsdt, fadt, dsdt, madt, off, xsdt_len, nent = 0, i;
 	uint64_t ent[2 + 1 + ACPI_MAX_EXTRA_TABLES]; /* FADT MADT MCFG extra */
 	int ret;
@@ -399,8 +398,8 @@ int acpi_build(const struct acpi_config *cfg, uint8_t *buf, size_t size,
 		return ret;
 	area.base = cfg->base;
 
-	xsdt_len = ACPI_HEADER_LEN +
-		   8 * (2 + (cfg->nmcfg ? 1 : 0) + cfg->nextra);
+	xsdt_len =
+		ACPI_HEADER_LEN + 8 * (2 + (cfg->nmcfg ? 1 : 0) + cfg->nextra);
 
 	ret = acpi_alloc(&area, ACPI_RSDP_LEN, &rsdp);
 	if (ret)

@@ -8,17 +8,17 @@
 
 #include "aml.h"
 
-#define ACPI_MAX_CPUS 254 /* xAPIC ids 0..253, the I/O APIC takes ncpus */
+#define ACPI_MAX_CPUS	      254 /* xAPIC ids 0..253, the I/O APIC takes ncpus */
 #define ACPI_MAX_EXTRA_TABLES 16
 #define ACPI_MAX_MCFG_ENTRIES 256
 
-#define ACPI_OEM_ID "MICROV"
+#define ACPI_OEM_ID	  "MICROV"
 #define ACPI_OEM_TABLE_ID "MICROVM "
-#define ACPI_CREATOR_ID "MVMM"
+#define ACPI_CREATOR_ID	  "MVMM"
 
-#define ACPI_RSDP_LEN 36
-#define ACPI_HEADER_LEN 36
-#define ACPI_FADT_LEN 276
+#define ACPI_RSDP_LEN	 36
+#define ACPI_HEADER_LEN	 36
+#define ACPI_FADT_LEN	 276
 #define ACPI_TABLE_ALIGN 16
 
 /*
@@ -27,10 +27,10 @@
  * package in the DSDT; we only describe S5 (soft off), with SLP_TYP 5, so
  * the VMM powers off on a write where acpi_sleep_ctl_is_s5() holds.
  */
-#define ACPI_SLEEP_CTL_SLP_EN 0x20
+#define ACPI_SLEEP_CTL_SLP_EN	     0x20
 #define ACPI_SLEEP_CTL_SLP_TYP_SHIFT 2
-#define ACPI_SLEEP_CTL_SLP_TYP_MASK 0x1c
-#define ACPI_SLP_TYP_S5 5
+#define ACPI_SLEEP_CTL_SLP_TYP_MASK  0x1c
+#define ACPI_SLP_TYP_S5		     5
 /* SLEEP_STATUS_REG: WAK_STS. Reads of 0 are fine for a VM that never wakes. */
 #define ACPI_SLEEP_STS_WAK_STS 0x80
 
@@ -63,17 +63,17 @@ struct acpi_extra_table {
 };
 
 struct acpi_config {
-	unsigned int ncpus;	/* 1..254, LAPIC ids 0..ncpus-1 */
-	uint64_t base;		/* guest-physical address of buf[0], 16-aligned */
-	uint32_t lapic_addr;	/* 0xFEE00000 */
-	uint32_t ioapic_addr;	/* 0xFEC00000, IOAPIC id = ncpus, GSI base 0 */
+	unsigned int ncpus; /* 1..254, LAPIC ids 0..ncpus-1 */
+	uint64_t base; /* guest-physical address of buf[0], 16-aligned */
+	uint32_t lapic_addr; /* 0xFEE00000 */
+	uint32_t ioapic_addr; /* 0xFEC00000, IOAPIC id = ncpus, GSI base 0 */
 	uint16_t sleep_ctl_port; /* 0x600: HW-reduced sleep control (1 byte) */
 	uint16_t sleep_sts_port; /* 0x601: sleep status (1 byte) */
-	uint16_t reset_port;	/* 0xCF9 */
-	uint8_t reset_value;	/* 0x06 */
-	uint16_t pvpanic_port;	/* 0x505, 0 = no pvpanic device */
-	uint16_t serial_port;	/* 0x3F8: a PNP0501 16550 in the DSDT; 0 = none */
-	uint8_t serial_irq;	/* 4 */
+	uint16_t reset_port; /* 0xCF9 */
+	uint8_t reset_value; /* 0x06 */
+	uint16_t pvpanic_port; /* 0x505, 0 = no pvpanic device */
+	uint16_t serial_port; /* 0x3F8: a PNP0501 16550 in the DSDT; 0 = none */
+	uint8_t serial_irq; /* 4 */
 
 	/* Optional: an MCFG table with these ECAM regions (none if 0). */
 	const struct acpi_mcfg_entry *mcfg;

@@ -5,48 +5,48 @@
 #include "aml.h"
 
 /* Opcodes and prefixes, ACPI 6.5 section 20.3 (AML grammar). */
-#define AML_ZERO_OP 0x00
-#define AML_ONE_OP 0x01
-#define AML_NAME_OP 0x08
-#define AML_BYTE_PREFIX 0x0a
-#define AML_WORD_PREFIX 0x0b
-#define AML_DWORD_PREFIX 0x0c
-#define AML_STRING_PREFIX 0x0d
-#define AML_QWORD_PREFIX 0x0e
-#define AML_SCOPE_OP 0x10
-#define AML_BUFFER_OP 0x11
-#define AML_PACKAGE_OP 0x12
-#define AML_METHOD_OP 0x14
-#define AML_DUAL_NAME_PREFIX 0x2e
-#define AML_MULTI_NAME_PREFIX 0x2f
-#define AML_EXT_OP_PREFIX 0x5b
-#define AML_DEVICE_OP 0x82 /* after AML_EXT_OP_PREFIX */
-#define AML_ROOT_CHAR 0x5c
+#define AML_ZERO_OP	       0x00
+#define AML_ONE_OP	       0x01
+#define AML_NAME_OP	       0x08
+#define AML_BYTE_PREFIX	       0x0a
+#define AML_WORD_PREFIX	       0x0b
+#define AML_DWORD_PREFIX       0x0c
+#define AML_STRING_PREFIX      0x0d
+#define AML_QWORD_PREFIX       0x0e
+#define AML_SCOPE_OP	       0x10
+#define AML_BUFFER_OP	       0x11
+#define AML_PACKAGE_OP	       0x12
+#define AML_METHOD_OP	       0x14
+#define AML_DUAL_NAME_PREFIX   0x2e
+#define AML_MULTI_NAME_PREFIX  0x2f
+#define AML_EXT_OP_PREFIX      0x5b
+#define AML_DEVICE_OP	       0x82 /* after AML_EXT_OP_PREFIX */
+#define AML_ROOT_CHAR	       0x5c
 #define AML_PARENT_PREFIX_CHAR 0x5e
-#define AML_RETURN_OP 0xa4
-#define AML_ONES_OP 0xff
+#define AML_RETURN_OP	       0xa4
+#define AML_ONES_OP	       0xff
 
 /* Resource descriptor tags, ACPI 6.5 section 6.4. */
-#define AML_RD_IRQ_NOFLAGS 0x22 /* small item 0x04, length 2 */
-#define AML_RD_IO 0x47		/* small item 0x08, length 7 */
-#define AML_RD_FIXED_IO 0x4b	/* small item 0x09, length 3 */
-#define AML_RD_END_TAG 0x79	/* small item 0x0f, length 1 */
+#define AML_RD_IRQ_NOFLAGS    0x22 /* small item 0x04, length 2 */
+#define AML_RD_IO	      0x47 /* small item 0x08, length 7 */
+#define AML_RD_FIXED_IO	      0x4b /* small item 0x09, length 3 */
+#define AML_RD_END_TAG	      0x79 /* small item 0x0f, length 1 */
 #define AML_RD_MEMORY32_FIXED 0x86
-#define AML_RD_DWORD_ADDRESS 0x87
-#define AML_RD_WORD_ADDRESS 0x88
-#define AML_RD_EXT_IRQ 0x89
-#define AML_RD_QWORD_ADDRESS 0x8a
+#define AML_RD_DWORD_ADDRESS  0x87
+#define AML_RD_WORD_ADDRESS   0x88
+#define AML_RD_EXT_IRQ	      0x89
+#define AML_RD_QWORD_ADDRESS  0x8a
 
 /* Address space descriptor resource types and general flags. */
-#define AML_RES_MEMORY 0
-#define AML_RES_IO 1
-#define AML_RES_BUS 2
-#define AML_GF_MAX_FIXED 0x08
-#define AML_GF_MIN_FIXED 0x04
+#define AML_RES_MEMORY	    0
+#define AML_RES_IO	    1
+#define AML_RES_BUS	    2
+#define AML_GF_MAX_FIXED    0x08
+#define AML_GF_MIN_FIXED    0x04
 #define AML_IO_ENTIRE_RANGE 0x03
 
 #define AML_NAMESEG_LEN 4
-#define AML_PKGLEN_MAX 0x0fffffff
+#define AML_PKGLEN_MAX	0x0fffffff
 
 static void aml_fail(struct aml *a, int err)
 {
@@ -451,7 +451,7 @@ void aml_scope_begin(struct aml *a, const char *path)
 
 void aml_device_begin(struct aml *a, const char *name)
 {
-	static const uint8_t op[] = { AML_EXT_OP_PREFIX, AML_DEVICE_OP };
+	static const uint8_t op[] = {AML_EXT_OP_PREFIX, AML_DEVICE_OP};
 
 	aml_put(a, op, sizeof(op));
 	aml_push(a, AML_OPEN_PKG);
@@ -507,7 +507,7 @@ void aml_end(struct aml *a)
 	if (top->kind == AML_OPEN_PACKAGE)
 		a->buf[top->start] = (uint8_t)top->count;
 	if (top->kind == AML_OPEN_RT) {
-		static const uint8_t end_tag[] = { AML_RD_END_TAG, 0 };
+		static const uint8_t end_tag[] = {AML_RD_END_TAG, 0};
 
 		aml_put(a, end_tag, sizeof(end_tag));
 		/* BufferSize goes between PkgLength and the descriptors. */
@@ -539,7 +539,7 @@ static bool aml_in_rt(struct aml *a)
 void aml_io(struct aml *a, bool decode16, uint16_t min, uint16_t max,
 	    uint8_t align, uint8_t len)
 {
-	uint8_t d[8] = { AML_RD_IO, decode16 ? 1 : 0 };
+	uint8_t d[8] = {AML_RD_IO, decode16 ? 1 : 0};
 
 	if (!aml_in_rt(a))
 		return;
@@ -556,7 +556,7 @@ void aml_io(struct aml *a, bool decode16, uint16_t min, uint16_t max,
 
 void aml_fixed_io(struct aml *a, uint16_t base, uint8_t len)
 {
-	uint8_t d[4] = { AML_RD_FIXED_IO };
+	uint8_t d[4] = {AML_RD_FIXED_IO};
 
 	if (!aml_in_rt(a))
 		return;
@@ -571,7 +571,7 @@ void aml_fixed_io(struct aml *a, uint16_t base, uint8_t len)
 
 void aml_irq_noflags(struct aml *a, unsigned int irq)
 {
-	uint8_t d[3] = { AML_RD_IRQ_NOFLAGS };
+	uint8_t d[3] = {AML_RD_IRQ_NOFLAGS};
 
 	if (!aml_in_rt(a))
 		return;
@@ -586,7 +586,7 @@ void aml_irq_noflags(struct aml *a, unsigned int irq)
 void aml_interrupt(struct aml *a, unsigned int flags, uint32_t irq)
 {
 	/* Tag, length 6, flags, one interrupt, no resource source. */
-	uint8_t d[9] = { AML_RD_EXT_IRQ, 6, 0 };
+	uint8_t d[9] = {AML_RD_EXT_IRQ, 6, 0};
 
 	if (!aml_in_rt(a))
 		return;
@@ -602,7 +602,7 @@ void aml_interrupt(struct aml *a, unsigned int flags, uint32_t irq)
 
 void aml_memory32_fixed(struct aml *a, bool rw, uint32_t base, uint32_t len)
 {
-	uint8_t d[12] = { AML_RD_MEMORY32_FIXED, 9, 0 };
+	uint8_t d[12] = {AML_RD_MEMORY32_FIXED, 9, 0};
 
 	if (!aml_in_rt(a))
 		return;

@@ -32,32 +32,32 @@
 #define AML_MAX_DEPTH 32
 
 enum aml_open_kind {
-	AML_OPEN_PKG,	  /* Scope, Device, Method: PkgLength only */
+	AML_OPEN_PKG, /* Scope, Device, Method: PkgLength only */
 	AML_OPEN_PACKAGE, /* Package: PkgLength NumElements */
-	AML_OPEN_RT,	  /* Buffer holding a resource template */
+	AML_OPEN_RT, /* Buffer holding a resource template */
 };
 
 struct aml_open {
 	enum aml_open_kind kind;
-	size_t start;	    /* where the PkgLength goes */
+	size_t start; /* where the PkgLength goes */
 	unsigned int count; /* Package: elements emitted so far */
 };
 
 struct aml {
 	uint8_t *buf;
 	size_t size; /* capacity of buf */
-	size_t len;  /* bytes emitted so far */
-	int err;     /* first error, 0 if none */
+	size_t len; /* bytes emitted so far */
+	int err; /* first error, 0 if none */
 	unsigned int depth;
 	struct aml_open open[AML_MAX_DEPTH];
 };
 
 /* Flags of aml_interrupt(), the spec's bit positions. */
-#define AML_IRQ_CONSUMER 0x01	/* ResourceConsumer (else ResourceProducer) */
-#define AML_IRQ_EDGE 0x02	/* Edge (else Level) */
+#define AML_IRQ_CONSUMER   0x01 /* ResourceConsumer (else ResourceProducer) */
+#define AML_IRQ_EDGE	   0x02 /* Edge (else Level) */
 #define AML_IRQ_ACTIVE_LOW 0x04 /* ActiveLow (else ActiveHigh) */
-#define AML_IRQ_SHARED 0x08	/* Shared (else Exclusive) */
-#define AML_IRQ_WAKE 0x10	/* ExclusiveAndWake / SharedAndWake */
+#define AML_IRQ_SHARED	   0x08 /* Shared (else Exclusive) */
+#define AML_IRQ_WAKE	   0x10 /* ExclusiveAndWake / SharedAndWake */
 
 /* _MEM of DWordMemory/QWordMemory. */
 enum aml_mem_cache {
@@ -81,8 +81,8 @@ void aml_bytes(struct aml *a, const void *data, size_t len);
 
 /* Data objects. */
 void aml_int(struct aml *a, uint64_t value); /* shortest encoding */
-void aml_string(struct aml *a, const char *s);	 /* ASCII 0x01-0x7f */
-void aml_eisaid(struct aml *a, const char *id);	 /* "PNP0A08", as DWord */
+void aml_string(struct aml *a, const char *s); /* ASCII 0x01-0x7f */
+void aml_eisaid(struct aml *a, const char *id); /* "PNP0A08", as DWord */
 void aml_name_ref(struct aml *a, const char *path); /* a bare NameString */
 void aml_buffer(struct aml *a, const void *data, size_t len);
 

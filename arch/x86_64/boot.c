@@ -9,7 +9,7 @@
 
 #include "arch/x86_64/layout.h"
 
-#define HDR_OFF 0x1f1
+#define HDR_OFF			 0x1f1
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
 const uint64_t x86_boot_gdt[X86_GDT_ENTRIES] = {
@@ -94,8 +94,7 @@ bool elf_is_elf(const uint8_t *img, size_t size)
 	return size >= SELFMAG && memcmp(img, ELFMAG, SELFMAG) == 0;
 }
 
-static int elf_find_pvh_note(const uint8_t *note, size_t len,
-			     uint32_t *entry)
+static int elf_find_pvh_note(const uint8_t *note, size_t len, uint32_t *entry)
 {
 	size_t off = 0;
 
@@ -204,7 +203,7 @@ static int e820_add(struct e820_ent *out, unsigned int *n, unsigned int max,
 		return 0;
 	if (*n == max)
 		return -ENOSPC;
-	out[(*n)++] = (struct e820_ent){ addr, size, type };
+	out[(*n)++] = (struct e820_ent){addr, size, type};
 	return 0;
 }
 

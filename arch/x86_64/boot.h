@@ -9,20 +9,21 @@
 #include "vmm/memory.h"
 
 struct bzimage_info {
-	uint16_t version;	/* boot protocol version, e.g. 0x020f */
-	size_t setup_size;	/* bytes of real-mode setup incl. boot sector */
-	size_t kernel_size;	/* bytes of protected-mode kernel */
-	uint64_t pref_address;	/* where it prefers to run */
-	uint32_t init_size;	/* bytes it needs from pref_address */
+	uint16_t version; /* boot protocol version, e.g. 0x020f */
+	size_t setup_size; /* bytes of real-mode setup incl. boot sector */
+	size_t kernel_size; /* bytes of protected-mode kernel */
+	uint64_t pref_address; /* where it prefers to run */
+	uint32_t init_size; /* bytes it needs from pref_address */
 	uint32_t initrd_addr_max;
-	uint32_t cmdline_size;	/* max command line length, excl. NUL */
+	uint32_t cmdline_size; /* max command line length, excl. NUL */
 	bool relocatable;
 };
 
 /* Parse a bzImage header; -ENOEXEC with a message if it is not one we boot. */
-__attribute__((warn_unused_result)) int
-bzimage_parse(const uint8_t *img, size_t size, struct bzimage_info *out,
-	      char *err, size_t errlen);
+__attribute__((warn_unused_result)) int bzimage_parse(const uint8_t *img,
+						      size_t size,
+						      struct bzimage_info *out,
+						      char *err, size_t errlen);
 
 #define ELF_MAX_LOADS 16
 struct elf_kernel {
@@ -47,7 +48,7 @@ struct e820_ent {
 	uint64_t addr, size;
 	uint32_t type;
 };
-#define E820_RAM 1
+#define E820_RAM      1
 #define E820_RESERVED 2
 
 /*
@@ -92,8 +93,8 @@ struct hvm_memmap_entry {
 
 /* Identity-map the first 4 GiB with 2 MiB pages; writes 6 pages. */
 __attribute__((warn_unused_result)) int
-x86_write_page_tables(const struct guest_mem *mem, uint64_t pml4,
-		      uint64_t pdpt, uint64_t pd);
+x86_write_page_tables(const struct guest_mem *mem, uint64_t pml4, uint64_t pdpt,
+		      uint64_t pd);
 
 /* Boot GDT: null, null, code64 (0x10), data (0x18), code32 (0x20). */
 #define X86_GDT_ENTRIES 5

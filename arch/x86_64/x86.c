@@ -25,29 +25,29 @@
 #include "vmm/vm.h"
 
 /* MSR numbers (Intel SDM vol. 4). */
-#define MSR_IA32_SYSENTER_CS 0x174
-#define MSR_IA32_SYSENTER_ESP 0x175
-#define MSR_IA32_SYSENTER_EIP 0x176
-#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_IA32_SYSENTER_CS		 0x174
+#define MSR_IA32_SYSENTER_ESP		 0x175
+#define MSR_IA32_SYSENTER_EIP		 0x176
+#define MSR_IA32_MISC_ENABLE		 0x1a0
 #define MSR_IA32_MISC_ENABLE_FAST_STRING 1
-#define MSR_MTRR_DEF_TYPE 0x2ff
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_CSTAR 0xc0000083
-#define MSR_SYSCALL_MASK 0xc0000084
-#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_MTRR_DEF_TYPE		 0x2ff
+#define MSR_STAR			 0xc0000081
+#define MSR_LSTAR			 0xc0000082
+#define MSR_CSTAR			 0xc0000083
+#define MSR_SYSCALL_MASK		 0xc0000084
+#define MSR_KERNEL_GS_BASE		 0xc0000102
 
-#define X86_CR0_PE 0x1ull
-#define X86_CR0_ET 0x10ull
-#define X86_CR0_PG 0x80000000ull
+#define X86_CR0_PE  0x1ull
+#define X86_CR0_ET  0x10ull
+#define X86_CR0_PG  0x80000000ull
 #define X86_CR4_PAE 0x20ull
-#define EFER_LME 0x100ull
-#define EFER_LMA 0x400ull
+#define EFER_LME    0x100ull
+#define EFER_LMA    0x400ull
 
 /* Local APIC register offsets and delivery modes. */
-#define APIC_LVT0 0x350
-#define APIC_LVT1 0x360
-#define APIC_MODE_NMI 0x4
+#define APIC_LVT0	 0x350
+#define APIC_LVT1	 0x360
+#define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
 struct arch_vm {
@@ -75,15 +75,15 @@ int arch_check_kvm(struct vm *vm)
 		unsigned long cap;
 		const char *name;
 	} caps[] = {
-		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
-		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
-		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
-		{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
+		{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+		{KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+		{KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+		{KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
-		if (__kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
-				caps[i].cap) <= 0) {
+		if (__kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <=
+		    0) {
 			log_err(&vm->log, "kvm",
 				"this host's KVM lacks a capability microvm "
 				"needs: %s",
@@ -95,7 +95,7 @@ int arch_check_kvm(struct vm *vm)
 }
 
 /* ECAM sits above the low window, below the IOAPIC and LAPIC. */
-#define X86_ECAM_BASE 0xe0000000ull
+#define X86_ECAM_BASE	   0xe0000000ull
 #define X86_LOW_MMIO_FLOOR 0x80000000ull
 
 int arch_pci_layout(struct vm *vm, struct pci_plan_input *in,
@@ -134,8 +134,8 @@ uint64_t arch_min_memory(void)
 int arch_mem_layout(struct vm *vm, uint64_t size, struct mem_region *out,
 		    unsigned int max)
 {
-	uint64_t hole = vm->pci_plan ? vm->pci_plan->hole_start :
-				       X86_MMIO_HOLE_START;
+	uint64_t hole =
+		vm->pci_plan ? vm->pci_plan->hole_start : X86_MMIO_HOLE_START;
 	uint64_t low;
 	int n = 0;
 
@@ -146,10 +146,10 @@ int arch_mem_layout(struct vm *vm, uint64_t size, struct mem_region *out,
 
 	if (max < 2)
 		return -EINVAL;
-	out[n++] = (struct mem_region){ .gpa = 0, .size = low };
+	out[n++] = (struct mem_region){.gpa = 0, .size = low};
 	if (size > low)
-		out[n++] = (struct mem_region){ .gpa = X86_MMIO_HOLE_END,
-						.size = size - low };
+		out[n++] = (struct mem_region){.gpa = X86_MMIO_HOLE_END,
+					       .size = size - low};
 	return n;
 }
 
@@ -194,10 +194,9 @@ static int x86_get_supported_cpuid(struct vm *vm)
 	for (unsigned int i = 0; i < c->nent; i++) {
 		const struct kvm_cpuid_entry2 *k = &c->entries[i];
 
-		a->cpuid[i] = (struct cpuid_entry){ k->function, k->index,
-						    k->flags,	 k->eax,
-						    k->ebx,	 k->ecx,
-						    k->edx };
+		a->cpuid[i] = (struct cpuid_entry){
+			k->function, k->index, k->flags, k->eax,
+			k->ebx,	     k->ecx,   k->edx};
 	}
 	a->ncpuid = c->nent;
 	free(c);
@@ -274,7 +273,7 @@ static int x86_add_pio(struct vm *vm, uint16_t port, uint16_t len,
 
 int arch_vm_init(struct vm *vm)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	uint64_t ident = X86_IDENTITY_MAP_ADDR;
 	int r;
 
@@ -364,7 +363,8 @@ static int x86_load_initrd(struct vm *vm, uint64_t floor, uint64_t max_addr,
 		top = max_addr + 1;
 	at = f.size <= top ? ALIGN_DOWN(top - f.size, 4096) : 0;
 	if (at < floor || f.size > top) {
-		r = x86_check_memory(vm, floor + f.size, "this kernel and initrd");
+		r = x86_check_memory(vm, floor + f.size,
+				     "this kernel and initrd");
 		if (!r) {
 			log_err(&vm->log, "loader",
 				"initrd '%s' (%zu bytes) does not fit below "
@@ -394,9 +394,9 @@ static int x86_write_cmdline(struct vm *vm, uint64_t max_len)
 			"kernel command line is %zu bytes; this kernel "
 			"accepts at most %llu",
 			len,
-			(unsigned long long)(max_len < X86_CMDLINE_MAX - 1 ?
-						     max_len :
-						     X86_CMDLINE_MAX - 1));
+			(unsigned long long)(max_len < X86_CMDLINE_MAX - 1
+						     ? max_len
+						     : X86_CMDLINE_MAX - 1));
 		return -E2BIG;
 	}
 	return guest_mem_write(&vm->mem, X86_CMDLINE_ADDR, vm->cfg.cmdline,
@@ -494,8 +494,7 @@ static int x86_build_e820(struct vm *vm, struct e820_ent *e, unsigned int max)
 	const struct pci_plan *p = vm->pci_plan;
 	struct e820_ent ecam = {
 		vm->ecam_base, (uint64_t)(p->bus_last - p->bus_first + 1) << 20,
-		E820_RESERVED
-	};
+		E820_RESERVED};
 	int n = e820_build(&vm->mem, &ecam, 1, e, max);
 
 	if (n < 0)
@@ -561,8 +560,8 @@ static int x86_load_bzimage(struct vm *vm, const struct mapped_file *k)
 	r = x86_check_memory(vm, kernel_end, "this kernel");
 	if (r < 0)
 		return r;
-	r = guest_mem_write(&vm->mem, X86_HIMEM_START,
-			    k->data + bz.setup_size, bz.kernel_size);
+	r = guest_mem_write(&vm->mem, X86_HIMEM_START, k->data + bz.setup_size,
+			    bz.kernel_size);
 	if (r < 0)
 		return r;
 	r = x86_load_common(vm, kernel_end, bz.initrd_addr_max,
@@ -596,8 +595,8 @@ static int x86_load_pvh_elf(struct vm *vm, const struct mapped_file *k)
 	struct arch_vm *a = vm->arch;
 	struct elf_kernel ek;
 	struct x86_boot_tables bt;
-	struct hvm_start_info si = { 0 };
-	struct hvm_modlist_entry mod = { 0 };
+	struct hvm_start_info si = {0};
+	struct hvm_modlist_entry mod = {0};
 	struct hvm_memmap_entry mm[32];
 	char err[256];
 	int r;
@@ -631,9 +630,8 @@ static int x86_load_pvh_elf(struct vm *vm, const struct mapped_file *k)
 	if (r < 0)
 		return r;
 	for (int i = 0; i < bt.ne820; i++)
-		mm[i] = (struct hvm_memmap_entry){ bt.e820[i].addr,
-						   bt.e820[i].size,
-						   bt.e820[i].type, 0 };
+		mm[i] = (struct hvm_memmap_entry){
+			bt.e820[i].addr, bt.e820[i].size, bt.e820[i].type, 0};
 	si.magic = HVM_START_MAGIC;
 	si.version = 1;
 	si.cmdline_paddr = X86_CMDLINE_ADDR;
@@ -727,16 +725,16 @@ static int x86_vcpu_msrs(struct vcpu *vcpu)
 		uint32_t index;
 		uint64_t data;
 	} init[] = {
-		{ MSR_IA32_SYSENTER_CS, 0 },
-		{ MSR_IA32_SYSENTER_ESP, 0 },
-		{ MSR_IA32_SYSENTER_EIP, 0 },
-		{ MSR_STAR, 0 },
-		{ MSR_CSTAR, 0 },
-		{ MSR_KERNEL_GS_BASE, 0 },
-		{ MSR_SYSCALL_MASK, 0 },
-		{ MSR_LSTAR, 0 },
-		{ MSR_IA32_MISC_ENABLE, MSR_IA32_MISC_ENABLE_FAST_STRING },
-		{ MSR_MTRR_DEF_TYPE, (1u << 11) | 6 }, /* enabled, WB */
+		{MSR_IA32_SYSENTER_CS, 0},
+		{MSR_IA32_SYSENTER_ESP, 0},
+		{MSR_IA32_SYSENTER_EIP, 0},
+		{MSR_STAR, 0},
+		{MSR_CSTAR, 0},
+		{MSR_KERNEL_GS_BASE, 0},
+		{MSR_SYSCALL_MASK, 0},
+		{MSR_LSTAR, 0},
+		{MSR_IA32_MISC_ENABLE, MSR_IA32_MISC_ENABLE_FAST_STRING},
+		{MSR_MTRR_DEF_TYPE, (1u << 11) | 6}, /* enabled, WB */
 	};
 	struct {
 		struct kvm_msrs hdr;
@@ -763,16 +761,16 @@ static int x86_vcpu_msrs(struct vcpu *vcpu)
 static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool l,
 		bool db)
 {
-	*s = (struct kvm_segment){ .base = 0,
-				   .limit = 0xffffffff,
-				   .selector = sel,
-				   .type = type,
-				   .present = 1,
-				   .dpl = 0,
-				   .db = db,
-				   .s = 1,
-				   .l = l,
-				   .g = 1 };
+	*s = (struct kvm_segment){.base = 0,
+				  .limit = 0xffffffff,
+				  .selector = sel,
+				  .type = type,
+				  .present = 1,
+				  .dpl = 0,
+				  .db = db,
+				  .s = 1,
+				  .l = l,
+				  .g = 1};
 }
 
 static int x86_vcpu_boot_regs(struct vcpu *vcpu)
@@ -911,30 +909,29 @@ void arch_describe_internal_error(struct vcpu *vcpu, char *buf, size_t len)
 	size_t off;
 	int ninsn = 0;
 
-	off = (size_t)snprintf(buf, len,
-			       "KVM internal error on %s: %s (suberror %u)",
-			       vcpu->name,
-			       internal_suberror_name(run->internal.suberror),
-			       run->internal.suberror);
+	off = (size_t)snprintf(
+		buf, len, "KVM internal error on %s: %s (suberror %u)",
+		vcpu->name, internal_suberror_name(run->internal.suberror),
+		run->internal.suberror);
 	if (__kvm_ioctl(vcpu->fd, KVM_GET_REGS, (unsigned long)&regs) < 0 ||
 	    __kvm_ioctl(vcpu->fd, KVM_GET_SREGS, (unsigned long)&sregs) < 0)
 		return;
-	tr = (struct kvm_translation){ .linear_address = sregs.cs.base +
-							 regs.rip };
+	tr = (struct kvm_translation){.linear_address =
+					      sregs.cs.base + regs.rip};
 	if (__kvm_ioctl(vcpu->fd, KVM_TRANSLATE, (unsigned long)&tr) == 0 &&
 	    tr.valid) {
 		for (ninsn = 0; ninsn < (int)sizeof(insn); ninsn++) {
 			if (guest_mem_read(&vcpu->vm->mem,
-					   tr.physical_address + (uint64_t)ninsn,
+					   tr.physical_address +
+						   (uint64_t)ninsn,
 					   &insn[ninsn], 1) < 0)
 				break;
 		}
 	}
 	if (off < len)
-		off += (size_t)snprintf(buf + off, len - off,
-					" at RIP 0x%llx (CPL %u)",
-					(unsigned long long)regs.rip,
-					sregs.cs.dpl);
+		off += (size_t)snprintf(
+			buf + off, len - off, " at RIP 0x%llx (CPL %u)",
+			(unsigned long long)regs.rip, sregs.cs.dpl);
 	if (ninsn && off < len) {
 		off += (size_t)snprintf(buf + off, len - off,
 					"; instruction bytes:");

@@ -29,8 +29,8 @@ uint16_t pci_get16(const struct pci_config *c, unsigned int off)
 
 uint32_t pci_get32(const struct pci_config *c, unsigned int off)
 {
-	return (uint32_t)pci_get16(c, off) |
-	       (uint32_t)pci_get16(c, off + 2) << 16;
+	return (uint32_t)pci_get16(c, off) | (uint32_t)pci_get16(c, off + 2)
+						     << 16;
 }
 
 void pci_wmask16(struct pci_config *c, unsigned int off, uint16_t m)
@@ -127,7 +127,7 @@ void pci_config_write(struct pci_config *c, unsigned int off, uint32_t val,
 
 		c->cfg[o] = (uint8_t)((c->cfg[o] & ~c->wmask[o]) |
 				      (b & c->wmask[o]));
-		c->cfg[o] &= (uint8_t)~(b & c->w1cmask[o]);
+		c->cfg[o] &= (uint8_t) ~(b & c->w1cmask[o]);
 	}
 }
 
@@ -210,8 +210,8 @@ static bool is_pow2(uint64_t v)
 int pci_bar_init(struct pci_config *c, unsigned int bar, uint64_t size,
 		 unsigned int flags)
 {
-	bool bridge = (c->cfg[PCI_HEADER_TYPE] & 0x7f) ==
-		      PCI_HEADER_TYPE_BRIDGE;
+	bool bridge =
+		(c->cfg[PCI_HEADER_TYPE] & 0x7f) == PCI_HEADER_TYPE_BRIDGE;
 	unsigned int nbars = bridge ? 2 : 6;
 	unsigned int off = PCI_BASE_ADDRESS_0 + 4 * bar;
 	bool io = flags & PCI_BAR_IO, is64 = flags & PCI_BAR_MEM64;
@@ -219,22 +219,21 @@ int pci_bar_init(struct pci_config *c, unsigned int bar, uint64_t size,
 	uint64_t mask;
 
 	if (bar >= nbars || !is_pow2(size) || size < (io ? 4u : 16u) ||
-	    (is64 && (io || bar + 1 >= nbars)) || (!is64 && size > 1ull << 31) ||
-	    (io && size > 256) || c->bar_size[bar] ||
-	    (is64 && c->bar_size[bar + 1]))
+	    (is64 && (io || bar + 1 >= nbars)) ||
+	    (!is64 && size > 1ull << 31) || (io && size > 256) ||
+	    c->bar_size[bar] || (is64 && c->bar_size[bar + 1]))
 		return -EINVAL;
 	if (io) {
 		type = PCI_BASE_ADDRESS_SPACE_IO;
 	} else {
-		type = is64 ? PCI_BASE_ADDRESS_MEM_TYPE_64 :
-			      PCI_BASE_ADDRESS_MEM_TYPE_32;
+		type = is64 ? PCI_BASE_ADDRESS_MEM_TYPE_64
+			    : PCI_BASE_ADDRESS_MEM_TYPE_32;
 		if (flags & PCI_BAR_PREFETCH)
 			type |= PCI_BASE_ADDRESS_MEM_PREFETCH;
 	}
 	mask = ~(size - 1);
 	pci_set32(c, off, type);
-	pci_wmask32(c, off,
-		    (uint32_t)mask & (io ? ~3u : ~0xfu));
+	pci_wmask32(c, off, (uint32_t)mask & (io ? ~3u : ~0xfu));
 	if (is64) {
 		pci_set32(c, off + 4, 0);
 		pci_wmask32(c, off + 4, (uint32_t)(mask >> 32));

@@ -6,22 +6,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PCI_CFG_SIZE 4096
+#define PCI_CFG_SIZE	 4096
 #define PCI_STD_CFG_SIZE 256
 
 /* BAR types for pci_bar_init(). */
-#define PCI_BAR_IO 0x1
-#define PCI_BAR_MEM64 0x2
+#define PCI_BAR_IO	 0x1
+#define PCI_BAR_MEM64	 0x2
 #define PCI_BAR_PREFETCH 0x4
 
 struct pci_config {
 	uint8_t cfg[PCI_CFG_SIZE];
-	uint8_t wmask[PCI_CFG_SIZE];   /* bits the guest may write */
+	uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may write */
 	uint8_t w1cmask[PCI_CFG_SIZE]; /* bits a guest 1 clears */
-	uint16_t cap_free;	       /* next free offset for standard caps */
-	uint16_t ext_cap_free;	       /* next free offset for extended caps */
-	uint16_t last_ext_cap;	       /* 0: none yet */
-	uint64_t bar_size[6];	       /* 0: BAR not implemented */
+	uint16_t cap_free; /* next free offset for standard caps */
+	uint16_t ext_cap_free; /* next free offset for extended caps */
+	uint16_t last_ext_cap; /* 0: none yet */
+	uint64_t bar_size[6]; /* 0: BAR not implemented */
 	uint8_t bar_type[6];
 };
 
@@ -62,9 +62,10 @@ __attribute__((warn_unused_result)) int
 pci_cap_add(struct pci_config *c, uint8_t id, unsigned int size);
 
 /* Append an extended capability (chained from 0x100); offset or -ENOSPC. */
-__attribute__((warn_unused_result)) int
-pci_ext_cap_add(struct pci_config *c, uint16_t id, uint8_t version,
-		unsigned int size);
+__attribute__((warn_unused_result)) int pci_ext_cap_add(struct pci_config *c,
+							uint16_t id,
+							uint8_t version,
+							unsigned int size);
 
 /* Offset of the first capability with `id`, or 0. */
 unsigned int pci_cap_find(const struct pci_config *c, uint8_t id);
@@ -76,9 +77,10 @@ unsigned int pci_ext_cap_find(const struct pci_config *c, uint16_t id);
  * bar + 1. Sizing works as in hardware: writing all ones reads back
  * ~(size - 1) with the type bits. -EINVAL for bad input.
  */
-__attribute__((warn_unused_result)) int
-pci_bar_init(struct pci_config *c, unsigned int bar, uint64_t size,
-	     unsigned int flags);
+__attribute__((warn_unused_result)) int pci_bar_init(struct pci_config *c,
+						     unsigned int bar,
+						     uint64_t size,
+						     unsigned int flags);
 
 /* The address currently programmed in BAR `bar` (type bits masked). */
 uint64_t pci_bar_addr(const struct pci_config *c, unsigned int bar);

@@ -23,8 +23,7 @@ static void set_mem_window(struct pci_config *c, uint64_t base, uint64_t size)
 		  (uint16_t)(((base + size - 1) >> 16) & 0xfff0));
 }
 
-static void set_pref_window(struct pci_config *c, uint64_t base,
-			    uint64_t size)
+static void set_pref_window(struct pci_config *c, uint64_t base, uint64_t size)
 {
 	uint64_t limit = base + size - 1;
 
@@ -38,9 +37,9 @@ static void set_pref_window(struct pci_config *c, uint64_t base,
 	}
 	pci_set16(c, PCI_PREF_MEMORY_BASE,
 		  (uint16_t)(((base >> 16) & 0xfff0) | PCI_PREF_RANGE_TYPE_64));
-	pci_set16(c, PCI_PREF_MEMORY_LIMIT,
-		  (uint16_t)(((limit >> 16) & 0xfff0) |
-			     PCI_PREF_RANGE_TYPE_64));
+	pci_set16(
+		c, PCI_PREF_MEMORY_LIMIT,
+		(uint16_t)(((limit >> 16) & 0xfff0) | PCI_PREF_RANGE_TYPE_64));
 	pci_set32(c, PCI_PREF_BASE_UPPER32, (uint32_t)(base >> 32));
 	pci_set32(c, PCI_PREF_LIMIT_UPPER32, (uint32_t)(limit >> 32));
 }
@@ -53,8 +52,8 @@ int pci_root_port_init(struct pci_function *f, const struct pci_plan *plan,
 	int r;
 
 	memset(f, 0, sizeof(*f));
-	pci_config_init(c, PCI_ROOT_PORT_VENDOR, PCI_ROOT_PORT_DEVICE,
-			0x060400, 0, true);
+	pci_config_init(c, PCI_ROOT_PORT_VENDOR, PCI_ROOT_PORT_DEVICE, 0x060400,
+			0, true);
 	snprintf(f->name, sizeof(f->name), "rp%u", index);
 	if (p->multifunction)
 		c->cfg[PCI_HEADER_TYPE] |= 0x80;
@@ -107,13 +106,13 @@ static void vm_pci_unmap(void *opaque, uint64_t addr)
 	vm_mmio_unmap(opaque, addr);
 }
 
-static const struct pci_root_ops vm_pci_ops = { vm_pci_map, vm_pci_unmap };
+static const struct pci_root_ops vm_pci_ops = {vm_pci_map, vm_pci_unmap};
 
 static int pci_host_add_testdev(struct pci_host *h, unsigned int i)
 {
 	const struct pci_plan_dev *d = &h->plan->dev[i];
-	uint64_t size[6] = { 0 };
-	unsigned int flags[6] = { 0 };
+	uint64_t size[6] = {0};
+	unsigned int flags[6] = {0};
 	struct testdev *t;
 	int r;
 
@@ -164,9 +163,9 @@ int pci_host_create(struct vm *vm, uint64_t ecam_base, struct pci_host **out)
 
 		r = pci_root_port_init(&h->ports[i], plan, i);
 		if (!r)
-			r = pci_root_add_port(&h->root, &h->ports[i],
-					      (uint8_t)(p->device << 3 |
-							p->function));
+			r = pci_root_add_port(
+				&h->root, &h->ports[i],
+				(uint8_t)(p->device << 3 | p->function));
 		if (r < 0) {
 			log_err(&vm->log, "pci", "root port %u: %s", i,
 				strerror(-r));

@@ -8,7 +8,8 @@
 #include "devices/pci/plan.h"
 
 #define PCI_ROOT_PORT_VENDOR 0x1b36 /* Red Hat, Inc. */
-#define PCI_ROOT_PORT_DEVICE 0x000c /* "QEMU PCIe Root port": generic, no quirks */
+#define PCI_ROOT_PORT_DEVICE \
+	0x000c /* "QEMU PCIe Root port": generic, no quirks */
 
 struct vm;
 struct testdev;
@@ -17,7 +18,7 @@ struct pci_host {
 	struct pci_root root;
 	const struct pci_plan *plan;
 	struct pci_function *ports; /* plan->nports */
-	struct testdev **devs;	    /* plan->ndevs */
+	struct testdev **devs; /* plan->ndevs */
 	uint64_t ecam_base;
 };
 

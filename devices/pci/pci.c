@@ -108,7 +108,7 @@ void pci_function_update_bars(struct pci_function *f)
 		}
 		if (!addr)
 			continue;
-		f->bar_ctx[i] = (struct pci_bar_ctx){ f, i };
+		f->bar_ctx[i] = (struct pci_bar_ctx){f, i};
 		if (r->ops->map(r->ops_opaque, addr, size, pci_bar_bus_access,
 				&f->bar_ctx[i], f->name) == 0)
 			f->mapped[i] = addr;
@@ -126,8 +126,8 @@ static bool touches_decode(const struct pci_function *f, unsigned int off,
 			   unsigned int len)
 {
 	unsigned int end = off + len;
-	unsigned int bar_end = f->is_root_port ? PCI_BASE_ADDRESS_2 :
-						 PCI_BASE_ADDRESS_5 + 4;
+	unsigned int bar_end =
+		f->is_root_port ? PCI_BASE_ADDRESS_2 : PCI_BASE_ADDRESS_5 + 4;
 
 	return (off < PCI_COMMAND + 2 && end > PCI_COMMAND) ||
 	       (off < bar_end && end > PCI_BASE_ADDRESS_0);

@@ -14,8 +14,8 @@ struct pci_function;
 
 /* Access to one BAR of a function; `off` is relative to the BAR base. */
 typedef void (*pci_bar_access_fn)(struct pci_function *f, unsigned int bar,
-				  uint64_t off, uint8_t *data,
-				  unsigned int len, bool is_write);
+				  uint64_t off, uint8_t *data, unsigned int len,
+				  bool is_write);
 
 struct pci_bar_ctx {
 	struct pci_function *f;
@@ -27,10 +27,10 @@ struct pci_function {
 	char name[32];
 	struct pci_root *root;
 	bool is_root_port;
-	unsigned int port_index;     /* root ports */
-	struct pci_function *child;  /* root port: its endpoint, or NULL */
+	unsigned int port_index; /* root ports */
+	struct pci_function *child; /* root port: its endpoint, or NULL */
 	struct pci_function *parent; /* endpoint: its root port */
-	uint8_t devfn;		     /* on its own bus */
+	uint8_t devfn; /* on its own bus */
 	pci_bar_access_fn bar_access;
 	void *opaque;
 	uint64_t mapped[6]; /* base the BAR is mapped at on the bus, 0: not */
@@ -65,8 +65,7 @@ void pci_root_destroy(struct pci_root *r);
 
 /* Put a root port on the root bus at `devfn`; 0 or -errno. */
 __attribute__((warn_unused_result)) int
-pci_root_add_port(struct pci_root *r, struct pci_function *port,
-		  uint8_t devfn);
+pci_root_add_port(struct pci_root *r, struct pci_function *port, uint8_t devfn);
 
 /* Put an endpoint below `port` (device 0, function 0 of its bus). */
 __attribute__((warn_unused_result)) int

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <linux/pci_regs.h>
 
-#define LINK_SPEED_16GT 4 /* supported link speeds vector index */
-#define LINK_WIDTH 16
+#define LINK_SPEED_16GT	 4 /* supported link speeds vector index */
+#define LINK_WIDTH	 16
 #define PCIE_CAP_SIZE_V2 0x3c /* through slot status 2 */
 
 static int pcie_cap_common(struct pci_config *c, uint16_t type_flags)
@@ -25,8 +25,7 @@ static int pcie_cap_common(struct pci_config *c, uint16_t type_flags)
 	pci_w1cmask16(c, off + PCI_EXP_DEVSTA,
 		      PCI_EXP_DEVSTA_CED | PCI_EXP_DEVSTA_NFED |
 			      PCI_EXP_DEVSTA_FED | PCI_EXP_DEVSTA_URD);
-	pci_set32(c, off + PCI_EXP_LNKCAP,
-		  LINK_SPEED_16GT | LINK_WIDTH << 4);
+	pci_set32(c, off + PCI_EXP_LNKCAP, LINK_SPEED_16GT | LINK_WIDTH << 4);
 	pci_wmask16(c, off + PCI_EXP_LNKCTL,
 		    PCI_EXP_LNKCTL_ASPMC | PCI_EXP_LNKCTL_RCB |
 			    PCI_EXP_LNKCTL_CCC | PCI_EXP_LNKCTL_ES);
@@ -50,7 +49,8 @@ int pcie_cap_init_root_port(struct pci_config *c, uint8_t port_number,
 	pci_set32(c, off + PCI_EXP_DEVCAP, PCI_EXP_DEVCAP_RBER);
 	lnkcap = pci_get32(c, off + PCI_EXP_LNKCAP);
 	pci_set32(c, off + PCI_EXP_LNKCAP,
-		  lnkcap | PCI_EXP_LNKCAP_DLLLARC | (uint32_t)port_number << 24);
+		  lnkcap | PCI_EXP_LNKCAP_DLLLARC |
+			  (uint32_t)port_number << 24);
 	/* A slot without hot-plug: just its physical slot number. */
 	pci_set32(c, off + PCI_EXP_SLTCAP, (uint32_t)(slot & 0x1fff) << 19);
 	pci_wmask16(c, off + PCI_EXP_SLTCTL, 0x1fff);
@@ -87,8 +87,8 @@ void pcie_root_port_set_present(struct pci_config *c, bool present)
 	sta = present ? sta | PCI_EXP_SLTSTA_PDS : sta & ~PCI_EXP_SLTSTA_PDS;
 	pci_set16(c, off + PCI_EXP_SLTSTA, sta);
 	sta = pci_get16(c, off + PCI_EXP_LNKSTA);
-	sta = present ? sta | PCI_EXP_LNKSTA_DLLLA :
-			sta & ~PCI_EXP_LNKSTA_DLLLA;
+	sta = present ? sta | PCI_EXP_LNKSTA_DLLLA
+		      : sta & ~PCI_EXP_LNKSTA_DLLLA;
 	pci_set16(c, off + PCI_EXP_LNKSTA, sta);
 }
 

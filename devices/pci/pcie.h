@@ -13,7 +13,7 @@
  * egress control vector, which we do not offer.
  */
 #define PCIE_ACS_DEFAULT_MASK 0x5f
-#define PCIE_ACS_VALID_MASK 0x5f
+#define PCIE_ACS_VALID_MASK   0x5f
 
 /*
  * PCIe capability (version 2) for a root port: slot implemented, link

@@ -31,8 +31,8 @@ int testdev_init(struct testdev *t, const char *name, const uint64_t size[6],
 
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_init(&t->lock, NULL);
-	pci_config_init(&t->fn.cfg, TESTDEV_VENDOR, TESTDEV_DEVICE, 0xff0000,
-			1, false);
+	pci_config_init(&t->fn.cfg, TESTDEV_VENDOR, TESTDEV_DEVICE, 0xff0000, 1,
+			false);
 	snprintf(t->fn.name, sizeof(t->fn.name), "%s", name);
 	r = pcie_cap_init_endpoint(&t->fn.cfg);
 	if (r < 0)

@@ -6,8 +6,8 @@
 
 #define TESTDEV_VENDOR 0x1b36 /* Red Hat, Inc.: QEMU's virtual devices */
 #define TESTDEV_DEVICE 0x0005 /* "PCI test device" */
-#define TESTDEV_REGS 4096     /* register file at the start of each BAR */
-#define TESTDEV_MAGIC 0x4454564d /* "MVTD" at offset 0 of every BAR */
+#define TESTDEV_REGS   4096 /* register file at the start of each BAR */
+#define TESTDEV_MAGIC  0x4454564d /* "MVTD" at offset 0 of every BAR */
 
 struct testdev {
 	struct pci_function fn;

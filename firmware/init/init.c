@@ -15,6 +15,8 @@
  *   microvm.init=reboot    reboot at once
  *   microvm.init=halt      halt at once
  *   microvm.modules=a,b    more modules to load (pvpanic-mmio is always tried)
+ *   microvm.rows=R microvm.cols=C   the shell's terminal size (a serial
+ *                          console cannot tell)
  *
  * As PID 1 it reaps orphans, and busybox poweroff/reboot/halt (SIGUSR2/SIGTERM/
  * SIGUSR1 to PID 1) sync and power off/reboot/halt.
@@ -432,6 +434,7 @@ static char *const shell_env[] = {
 /* An interactive shell in its own session, the console tty as its ctty. */
 static pid_t spawn_shell(void)
 {
+	const char *rows = param("microvm.rows"), *cols = param("microvm.cols");
 	char tty[64];
 	pid_t pid;
 
@@ -450,6 +453,14 @@ static pid_t spawn_shell(void)
 		if (fd < 0) {
 			say(PFX "open %s: %s", tty, strerror(errno));
 			_exit(127);
+		}
+		if (rows && cols) {
+			struct winsize ws = {
+				.ws_row = (unsigned short)atoi(rows),
+				.ws_col = (unsigned short)atoi(cols),
+			};
+
+			ioctl(fd, TIOCSWINSZ, &ws);
 		}
 		if (ioctl(fd, TIOCSCTTY, 1) < 0)
 			say(PFX "%s: TIOCSCTTY: %s (no job control)", tty,

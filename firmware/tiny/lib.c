@@ -1,7 +1,7 @@
 /* lib.c: UART output, string helpers and power-off for the tiny test guests. */
 #include "tiny.h"
 
-#define COM1 0x3f8
+#define COM1	     0x3f8
 #define PM_SLEEP_CTL 0x600
 
 void putc_uart(char c)

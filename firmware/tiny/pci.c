@@ -2,7 +2,7 @@
 #include "tiny.h"
 
 #define PCI_CLASS_BRIDGE_PCI 0x0604
-#define TESTDEV_MAGIC 0x4454564d
+#define TESTDEV_MAGIC	     0x4454564d
 
 static uint64_t rd64(const volatile void *p)
 {
@@ -245,7 +245,8 @@ void tiny_pci(uint64_t rsdp)
 			}
 			sec = c[0x19];
 			mlo = (uint64_t)(c16(c, 0x20) & 0xfff0) << 16;
-			mhi = ((uint64_t)(c16(c, 0x22) & 0xfff0) << 16) | 0xfffff;
+			mhi = ((uint64_t)(c16(c, 0x22) & 0xfff0) << 16) |
+			      0xfffff;
 			plo = ((uint64_t)(c16(c, 0x24) & 0xfff0) << 16) |
 			      (uint64_t)c32(c, 0x28) << 32;
 			phi = ((uint64_t)(c16(c, 0x26) & 0xfff0) << 16) |

@@ -2,10 +2,10 @@
 #include "tiny.h"
 
 /* Offsets in struct boot_params (Documentation/arch/x86/zero-page.rst). */
-#define BP_ACPI_RSDP 0x070
+#define BP_ACPI_RSDP	0x070
 #define BP_E820_ENTRIES 0x1e8
 #define BP_CMD_LINE_PTR 0x228
-#define BP_E820_TABLE 0x2d0
+#define BP_E820_TABLE	0x2d0
 
 static uint64_t rd64(const void *p)
 {
@@ -60,7 +60,8 @@ static void mode_acpi(const struct tiny_boot *b)
 		return;
 	}
 	xsdt = (const uint8_t *)rd64(rsdp + 24);
-	if (tiny_memcmp(xsdt, "XSDT", 4) || !acpi_sum_ok(xsdt, rd32(xsdt + 4))) {
+	if (tiny_memcmp(xsdt, "XSDT", 4) ||
+	    !acpi_sum_ok(xsdt, rd32(xsdt + 4))) {
 		puts_uart("TINY: acpi FAIL xsdt\n");
 		return;
 	}
@@ -68,8 +69,8 @@ static void mode_acpi(const struct tiny_boot *b)
 	puts_uart("TINY: acpi tables");
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *t = (const uint8_t *)rd64(xsdt + 36 + i * 8);
-		char sig[5] = { (char)t[0], (char)t[1], (char)t[2], (char)t[3],
-				0 };
+		char sig[5] = {(char)t[0], (char)t[1], (char)t[2], (char)t[3],
+			       0};
 
 		puts_uart(" ");
 		puts_uart(sig);
@@ -123,7 +124,7 @@ static void triple_fault(void)
 	struct __attribute__((packed)) {
 		uint16_t limit;
 		uint64_t base;
-	} idtr = { 0, 0 };
+	} idtr = {0, 0};
 
 	__asm__ volatile("lidt %0; ud2" : : "m"(idtr));
 }

@@ -8,7 +8,7 @@
 #      name matches this extended regex).
 set -uo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
 BUILD="${BUILD:-build}"
 MICROVM="${MICROVM:-$BUILD/microvm}"
 KERNEL="${L2_KERNEL:-build/guest/vmlinuz}"
@@ -19,8 +19,8 @@ LOGDIR="$BUILD/tests/boot"
 mkdir -p "$LOGDIR"
 . tests/lib.sh
 
-TESTS=(boot-smp-mem panic reboot missing-kernel not-a-kernel memory-1m memory-below-kernel
-	unknown-flag cpus-zero)
+TESTS=(boot-smp-mem shell panic reboot missing-kernel not-a-kernel memory-1m
+	memory-below-kernel unknown-flag cpus-zero)
 selected=()
 for t in "${TESTS[@]}"; do
 	if [[ -z "${L2_ONLY:-}" || "$t" =~ ${L2_ONLY} ]]; then
@@ -58,6 +58,13 @@ when() {
 	if [[ -n "$t" ]]; then secs "$t0" "$t"; else echo "n/a"; fi
 }
 
+# The number (ms) the VMM logged in the first line matching ERE (with one group), or "n/a".
+vmm_ms() {
+	local v
+	v=$(cut -d' ' -f2- "$log" | sed -nE "s/.*$1.*/\1/p" | head -n1)
+	echo "${v:-n/a}"
+}
+
 # has ERE: the guest/VMM output contains a line matching ERE.
 has() {
 	cut -d' ' -f2- "$log" | grep -qE -- "$1"
@@ -70,9 +77,9 @@ tail_of() {
 
 status_why() {
 	if [[ $status = 124 || $status = 137 ]]; then
-		echo "timed out after ${BOOT_TIMEOUT}s (last output: $(tail_of))"
+		echo "timed out after ${BOOT_TIMEOUT}s (last output: $(tail_of 3))"
 	else
-		echo "exit status $status, expected $1 (last output: $(tail_of))"
+		echo "exit status $status, expected $1 (last output: $(tail_of 3))"
 	fi
 }
 
@@ -80,9 +87,12 @@ test_boot_smp_mem() {
 	local n=boot-smp-mem
 	boot "$n" "console=ttyS0 reboot=k panic=-1 microvm.init=check microvm.expect_cpus=2 microvm.expect_mem_mib=512" \
 		--cpus 2 --memory 512M --log-level info
-	echo "# timing: $n: launch->first KVM_RUN $(when 'KVM_RUN|first guest instruction|vcpu0.*(start|run)')s," \
+	# Wall clock from launch, as seen here, and what the VMM measured itself.
+	echo "# timing: $n: launch->first KVM_RUN $(when 'first KVM_RUN')s," \
 		"->Linux banner $(when 'Linux version')s, ->/init $(when 'microvm-init: started')s," \
-		"->PASS $(when 'MICROVM-CHECK .* PASS')s, ->exit ${wall}s (status $status)"
+		"->PASS $(when 'MICROVM-CHECK .* PASS')s, ->exit ${wall}s (status $status);" \
+		"VMM: first KVM_RUN $(vmm_ms 'first KVM_RUN ([0-9.]+) ms') ms after create," \
+		"init marker at $(vmm_ms 'boot marker 123 .* at ([0-9.]+) ms') ms"
 	if [[ $status != 0 ]]; then
 		t_fail "$n" "$(status_why 0)"
 	elif has 'MICROVM-CHECK .* PASS'; then
@@ -90,7 +100,43 @@ test_boot_smp_mem() {
 	elif has 'MICROVM-CHECK'; then
 		t_fail "$n" "$(cut -d' ' -f2- "$log" | grep -m1 'MICROVM-CHECK')"
 	else
-		t_fail "$n" "powered off without a MICROVM-CHECK line (last output: $(tail_of))"
+		t_fail "$n" "powered off without a MICROVM-CHECK line (last output: $(tail_of 3))"
+	fi
+}
+
+# The default mode: type into the console once the shell is up; the shell must
+# evaluate it, and busybox poweroff (SIGUSR2 to our /init) must power off.
+test_shell() {
+	local n=shell line deadline vm_pid
+	log="$LOGDIR/$n.log"
+	t0=$EPOCHREALTIME
+	deadline=$((SECONDS + BOOT_TIMEOUT))
+	coproc VM {
+		exec timeout -k 5 "$BOOT_TIMEOUT" "$MICROVM" run --kernel "$KERNEL" \
+			--initrd "$INITRD" --cpus 1 --memory 256M --console stdio \
+			--cmdline "console=ttyS0 reboot=k panic=-1 quiet microvm.init=shell" 2>&1
+	}
+	vm_pid=$VM_PID
+	exec {vm_in}>&"${VM[1]}" {vm_out}<&"${VM[0]}"
+	: >"$log"
+	while ((SECONDS < deadline)) && IFS= read -r line <&"$vm_out"; do
+		printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}" >>"$log"
+		# busybox sh prints this banner when it starts interactively.
+		if [[ "$line" == *"Enter 'help'"* ]]; then
+			printf 'echo shell-$((6 * 7)); poweroff\n' >&"$vm_in"
+		fi
+	done
+	exec {vm_in}>&- {vm_out}<&-
+	wait "$vm_pid"
+	status=$?
+	wall=$(secs "$t0" "$EPOCHREALTIME")
+	echo "# timing: $n: ->/init $(when 'microvm-init: started')s, ->exit ${wall}s (status $status)"
+	if [[ $status != 0 ]]; then
+		t_fail "$n" "$(status_why 0)"
+	elif ! has '^shell-42'; then
+		t_fail "$n" "powered off, but the shell never printed the result of the typed command"
+	else
+		t_ok "$n"
 	fi
 }
 

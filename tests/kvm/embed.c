@@ -15,15 +15,15 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (cond) {                                                   \
-			printf("ok - " __VA_ARGS__);                          \
-		} else {                                                      \
-			printf("not ok - " __VA_ARGS__);                      \
-			failures++;                                           \
-		}                                                             \
-		printf("\n");                                                 \
+#define CHECK(cond, ...)                                 \
+	do {                                             \
+		if (cond) {                              \
+			printf("ok - " __VA_ARGS__);     \
+		} else {                                 \
+			printf("not ok - " __VA_ARGS__); \
+			failures++;                      \
+		}                                        \
+		printf("\n");                            \
 	} while (0)
 
 static int count_dir(const char *path)
@@ -46,8 +46,8 @@ struct captured_log {
 	char last[512];
 };
 
-static void log_cb(void *opaque, enum microvm_log_level level,
-		   const char *dev, const char *msg)
+static void log_cb(void *opaque, enum microvm_log_level level, const char *dev,
+		   const char *msg)
 {
 	struct captured_log *l = opaque;
 
@@ -63,7 +63,7 @@ static int wait_for(int fd, const char *marker)
 	time_t end = time(NULL) + 20;
 
 	while (time(NULL) < end) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 
 		if (poll(&p, 1, 200) <= 0)
@@ -83,7 +83,7 @@ static int wait_for(int fd, const char *marker)
 
 static bool fd_readable(int fd, int timeout_ms)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	return poll(&p, 1, timeout_ms) == 1;
 }
@@ -93,11 +93,11 @@ static void run_vm(const char *kernel, const char *mode, bool stop,
 		   enum microvm_exit_reason want)
 {
 	struct microvm_config cfg;
-	struct captured_log log = { 0 };
+	struct captured_log log = {0};
 	struct microvm_exit ex;
 	struct microvm *vm = NULL;
 	char cmdline[64];
-	pid_t tids[4] = { 0 };
+	pid_t tids[4] = {0};
 	char path[64];
 	struct stat st;
 	int pipefd[2], r, n;

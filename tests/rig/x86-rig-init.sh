@@ -1,8 +1,11 @@
 #!/bin/sh
 # x86-rig-init.sh: /init of the x86 rig host (busybox sh): mounts this machine's root over 9p, loads kvm_amd, runs the job, powers off.
 #
+# ttyS0 is the rig's kernel console (a log file on the host); ttyS1 carries only the job's
+# terminal (or its stdout/stderr) and our markers, so no rig kernel message mixes with them.
+#
 # Kernel command line (set by tests/rig/x86-rig.sh):
-#   rig.token=T        marks our own console lines: RIG-BEGIN T, RIG-END T status=N, RIG-ERROR T ...
+#   rig.token=T        marks our own ttyS1 lines: RIG-BEGIN T, RIG-END T status=N, RIG-ERROR T ...
 #   rig.repo=PATH      the checkout, shared writable as mount_tag "repo", mounted at PATH in /host
 #   rig.job=PATH       job dir (inside the repo): job.sh to run; we write "status" there
 #   rig.interactive=1  the job gets /dev/ttyS0 as its controlling tty
@@ -30,18 +33,26 @@ for arg in $(cat /proc/cmdline); do
 	esac
 done
 
+out=/dev/ttyS1
+
 finish() {
+	echo "rig: powering off (status $1)"
 	# Interactive runs show the user only the command itself.
-	[ "$interactive" = 1 ] || echo "RIG-END $token status=$1"
+	[ "$interactive" = 1 ] || echo "RIG-END $token status=$1" >"$out"
 	sync
 	poweroff -f
 	sleep 10
 }
 
 fail() {
-	echo "RIG-ERROR $token $*"
+	echo "rig: error: $*"
+	echo "RIG-ERROR $token $*" >"$out"
 	finish 125
 }
+
+[ -c "$out" ] || { out=/dev/console; fail "no /dev/ttyS1 (the second serial port)"; }
+# Hold ttyS1 open: a tty forgets its settings (size, onlcr) when the last user closes it.
+exec 3<>"$out"
 
 for m in virtio_pci 9pnet_virtio 9p; do
 	modprobe "$m" || fail "modprobe $m failed"
@@ -50,9 +61,6 @@ mkdir -p /host
 # The root is read-only, so the page cache may keep what it reads (cache=loose).
 mount -t 9p -o trans=virtio,version=9p2000.L,msize="$msize",ro,cache=loose hostroot /host ||
 	fail "cannot mount this machine's root (9p tag hostroot) on /host"
-[ -n "$repo" ] && [ -d "/host$repo" ] || fail "repo dir '$repo' not found under /host"
-mount -t 9p -o trans=virtio,version=9p2000.L,msize="$msize" repo "/host$repo" ||
-	fail "cannot mount the repo (9p tag repo) on /host$repo"
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
 mount -t devtmpfs devtmpfs /host/dev
@@ -61,28 +69,34 @@ mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /host/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /host/dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /host/tmp
 mount -t tmpfs -o mode=0755 tmpfs /host/run
+# The checkout last: it may live under /tmp (now a tmpfs, so make its mount point).
+[ -n "$repo" ] || fail "no rig.repo= on the command line"
+mkdir -p "/host$repo" 2>/dev/null
+[ -d "/host$repo" ] || fail "cannot find or make '$repo' under /host"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize="$msize" repo "/host$repo" ||
+	fail "cannot mount the repo (9p tag repo) on /host$repo"
 ip link set lo up 2>/dev/null
 
 if ! modprobe kvm_amd; then
-	fail "modprobe kvm_amd failed: $(dmesg | grep -i -e kvm -e svm | tail -n 3 | tr '\n' ' ')"
+	fail "modprobe kvm_amd failed: $(dmesg | grep -i -e kvm -e svm | grep -v "command line" | tail -n 3 | tr '\n' ' ')"
 fi
 if [ ! -c /dev/kvm ]; then
-	fail "kvm_amd loaded but /dev/kvm is missing (does the rig CPU expose SVM? need -cpu max): $(dmesg | grep -i kvm | tail -n 3 | tr '\n' ' ')"
+	fail "kvm_amd loaded but /dev/kvm is missing (does the rig CPU expose SVM? need -cpu max): $(dmesg | grep -i kvm | grep -v "command line" | tail -n 3 | tr '\n' ' ')"
 fi
 
 [ -f "/host$job/job.sh" ] || fail "job script $job/job.sh not found"
 
+echo "rig: running the job"
 if [ "$interactive" = 1 ]; then
-	[ -n "$rows" ] && [ -n "$cols" ] && stty -F /dev/ttyS0 rows "$rows" cols "$cols"
-	setsid -c chroot /host /bin/bash "$job/job.sh" </dev/ttyS0 >/dev/ttyS0 2>&1
+	[ -n "$rows" ] && [ -n "$cols" ] && stty -F "$out" rows "$rows" cols "$cols"
+	setsid -c chroot /host /bin/bash "$job/job.sh" <"$out" >"$out" 2>&1
 	status=$?
 else
 	# Plain "\n" line ends: the host side reads a pipe, not a terminal.
-	stty -F /dev/ttyS0 -onlcr 2>/dev/null
-	echo "RIG-BEGIN $token"
-	chroot /host /bin/bash "$job/job.sh" </dev/null
+	stty -F "$out" -onlcr 2>/dev/null
+	echo "RIG-BEGIN $token" >"$out"
+	chroot /host /bin/bash "$job/job.sh" </dev/null >"$out" 2>&1
 	status=$?
-	stty -F /dev/ttyS0 onlcr 2>/dev/null
 fi
 echo "$status" >"/host$job/status"
 finish "$status"

@@ -8,12 +8,20 @@
 # loads kvm_amd, and runs CMD with bash in a chroot of it, in the checkout (so build/microvm works).
 #   --interactive  CMD gets the rig's serial console (your terminal) as its controlling tty.
 #                  Ctrl-] x leaves QEMU; Ctrl-A reaches CMD (e.g. microvm's Ctrl-A x).
-#   --smp N        rig vCPUs (default 2)      --mem SIZE  rig memory (default 2G)
+#   --smp N        rig vCPUs (default 1; see below)   --mem SIZE  rig memory (default 2G)
 #   --timeout S    kill the rig after S seconds (default 600; 0: none)
-# Otherwise CMD's stdout and stderr come out on our stdout; the rig's own console goes to a log.
+# Otherwise CMD's stdin is /dev/null and its stdout and stderr come out on our stdout.
+# The rig kernel's console goes to build/cache/rig/jobs/<job>/console.log (kept when the
+# run fails), never to our output.
 # Env passed through to CMD: CI, BUILD, SKIP_L2, V, TERM and every MICROVM_* variable.
-# RIG_KERNEL_ARGS is appended to the rig kernel's command line (e.g. loglevel=7 to see it
-# in the rig log); RIG_VERBOSE=1 reports the rig's wall time.
+# RIG_KERNEL_ARGS is appended to the rig kernel's command line; RIG_VERBOSE=1 reports the
+# rig's wall time.
+#
+# One rig vCPU by default: with two, the rig kernel sometimes livelocks in its int3
+# text-patching handler under QEMU 7.2's multi-threaded TCG (seen here 3 times in ~10
+# runs, once the rig starts KVM guests), and single-threaded TCG lost an L2 boot at SMP
+# bring-up; with one rig vCPU, L2 guests with 2 vCPUs boot as fast and did not hang.
+# RIG_TCG_THREAD=single|multi picks QEMU's TCG threading (default multi).
 #
 # Exit status: CMD's, or 124 if the rig timed out, or 125 if the rig itself failed
 # (with a message on stderr).
@@ -26,7 +34,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 me="x86-rig"
 
 usage() {
-	sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -35,7 +43,7 @@ rig_fail() {
 	exit "$RIG_FAIL_STATUS"
 }
 
-interactive=0 smp=2 mem=2G timeout_s=600
+interactive=0 smp=1 mem=2G timeout_s=600
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--interactive) interactive=1; shift ;;
@@ -70,9 +78,8 @@ inputs_hash=$(cat tests/rig/x86-rig-init.sh scripts/mkinitramfs.sh /bin/busybox 
 rig_initrd="$rig_cache/initramfs-$DEBIAN_KERNEL_KVER-$inputs_hash.cpio.gz"
 if [[ ! -f "$rig_initrd" ]]; then
 	echo "$me: building $rig_initrd" >&2
-	# shellcheck disable=SC2086 # word list
 	scripts/mkinitramfs.sh -o "$rig_initrd" --init tests/rig/x86-rig-init.sh \
-		--kernel-dir "$DEBIAN_KERNEL_DIR" --modules "$(echo $RIG_MODULES)" ||
+		--kernel-dir "$DEBIAN_KERNEL_DIR" --modules "$RIG_MODULES" ||
 		rig_fail "building the rig initramfs failed"
 	find "$rig_cache" -maxdepth 1 -name 'initramfs-*.cpio.gz' ! -path "$rig_initrd" -delete
 fi
@@ -99,23 +106,28 @@ token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 # The ELF vmlinux boots through PVH: no kernel decompression on the emulated CPU (~4 s).
 rig_kernel="$DEBIAN_KERNEL_DIR/vmlinux"
 [[ -f "$rig_kernel" ]] || rig_kernel="$DEBIAN_KERNEL_DIR/vmlinuz"
-append="console=ttyS0 quiet loglevel=4 panic=-1 rig.token=$token rig.repo=$repo rig.job=$job ${RIG_KERNEL_ARGS:-}"
-qemu=(qemu-system-x86_64 -accel "tcg,thread=${RIG_TCG_THREAD:-single}" -M q35 -cpu max -smp "$smp" -m "$mem"
+append="console=ttyS0 loglevel=7 panic=-1 rig.token=$token rig.repo=$repo rig.job=$job ${RIG_KERNEL_ARGS:-}"
+qemu=(qemu-system-x86_64 -accel "tcg,thread=${RIG_TCG_THREAD:-multi}" -M q35 -cpu max -smp "$smp" -m "$mem"
 	-nodefaults -no-user-config -display none -no-reboot
 	-kernel "$rig_kernel" -initrd "$rig_initrd"
 	-virtfs "local,path=/,mount_tag=hostroot,readonly=on,security_model=none,multidevs=remap"
 	-virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap")
 
-# A QEMU monitor for post-mortems of a stuck rig: socat - UNIX-CONNECT:$job/monitor.sock
+# A QEMU monitor (HMP) for post-mortems of a stuck rig, e.g. "info registers -a":
+# socat - UNIX-CONNECT:$job/monitor.sock
 monitor=()
 if ((${#job} < 90)); then
 	monitor=(-monitor "unix:$job/monitor.sock,server=on,wait=off")
 fi
 log="$job/console.log"
 pidfile="$job/qemu.pid"
+# Only our own QEMU: its command line carries this run's token (pids get reused).
+# shellcheck disable=SC2317 # called from traps
 kill_qemu() {
-	if [[ -s "$pidfile" ]]; then
-		kill "$(cat "$pidfile")" 2>/dev/null || true
+	local pid
+	pid=$(cat "$pidfile" 2>/dev/null || true)
+	if [[ "$pid" =~ ^[0-9]+$ ]] && grep -qa "rig.token=$token" "/proc/$pid/cmdline" 2>/dev/null; then
+		kill "$pid" 2>/dev/null || true
 	fi
 }
 trap kill_qemu EXIT
@@ -132,7 +144,7 @@ if [[ $interactive = 1 ]]; then
 	# Serial and monitor share the terminal; the escape is Ctrl-] so that Ctrl-A
 	# sequences (microvm's Ctrl-A x) reach the command.
 	timeout --foreground -k 10 "$timeout_s" "${qemu[@]}" -append "$append" -pidfile "$pidfile" \
-		-chardev stdio,id=con,mux=on,signal=off -serial chardev:con \
+		-serial "file:$log" -chardev stdio,id=con,mux=on,signal=off -serial chardev:con \
 		-mon chardev=con,mode=readline -echr 0x1d
 	qemu_status=$?
 else
@@ -141,8 +153,8 @@ else
 	# so that a signal to us (timeout(1) of a caller, Ctrl-C) stops it at once.
 	run_qemu() {
 		timeout --foreground -k 10 "$timeout_s" "${qemu[@]}" -append "$append" \
-			-pidfile "$pidfile" -chardev stdio,id=con -serial chardev:con "${monitor[@]}" \
-			</dev/null 2>&1
+			-pidfile "$pidfile" -serial "file:$log" -chardev stdio,id=con \
+			-serial chardev:con "${monitor[@]}" </dev/null
 		echo $? >"$job/qemu-status"
 	}
 	# Line by line in bash: awk implementations may buffer a pipe's input.
@@ -150,22 +162,26 @@ else
 		local line inside=0
 		while IFS= read -r line || [[ -n "$line" ]]; do
 			line="${line%$'\r'}"
+			# A marker may follow CMD's last line if that had no newline.
+			if [[ "$line" == ?*"RIG-END $token"* ]]; then
+				((inside)) && printf '%s\n' "${line%%"RIG-END $token"*}"
+				line="RIG-END $token${line#*"RIG-END $token"}"
+			fi
 			case "$line" in
-			"RIG-BEGIN $token"*) inside=1; printf '%s\n' "$line" >&3 ;;
-			"RIG-END $token"*) inside=0; printf '%s\n' "$line" >&3 ;;
+			"RIG-BEGIN $token"*) inside=1 ;;
+			"RIG-END $token"*) inside=0 ;;
 			"RIG-ERROR $token"*)
 				printf '%s: rig: %s\n' "$me" "${line#"RIG-ERROR $token "}" >&2
-				printf '%s\n' "$line" >&3
 				;;
 			*)
 				if ((inside)); then
 					printf '%s\n' "$line"
 				else
-					printf '%s\n' "$line" >&3
+					printf '%s: unexpected rig output: %s\n' "$me" "$line" >&2
 				fi
 				;;
 			esac
-		done 3>>"$log"
+		done
 	}
 	run_qemu | filter_console &
 	pipe_pid=$!

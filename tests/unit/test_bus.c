@@ -28,7 +28,7 @@ static void rec_access(void *opaque, uint64_t offset, uint8_t *data,
 Test(bus, insert_sorted_and_find)
 {
 	struct bus b;
-	struct rec r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
+	struct rec r1 = {0}, r2 = {0}, r3 = {0};
 
 	bus_init(&b);
 	cr_assert_eq(bus_insert(&b, 0x2000, 0x100, rec_access, &r2, "b"), 0);
@@ -50,16 +50,21 @@ Test(bus, insert_sorted_and_find)
 Test(bus, rejects_every_kind_of_overlap)
 {
 	struct bus b;
-	struct rec r = { 0 };
+	struct rec r = {0};
 
 	bus_init(&b);
 	cr_assert_eq(bus_insert(&b, 0x1000, 0x100, rec_access, &r, "a"), 0);
 	/* identical, inside, straddling start, straddling end, enclosing */
-	cr_assert_eq(bus_insert(&b, 0x1000, 0x100, rec_access, &r, "x"), -EEXIST);
-	cr_assert_eq(bus_insert(&b, 0x1010, 0x10, rec_access, &r, "x"), -EEXIST);
-	cr_assert_eq(bus_insert(&b, 0xf00, 0x101, rec_access, &r, "x"), -EEXIST);
-	cr_assert_eq(bus_insert(&b, 0x10ff, 0x10, rec_access, &r, "x"), -EEXIST);
-	cr_assert_eq(bus_insert(&b, 0x0, 0x10000, rec_access, &r, "x"), -EEXIST);
+	cr_assert_eq(bus_insert(&b, 0x1000, 0x100, rec_access, &r, "x"),
+		     -EEXIST);
+	cr_assert_eq(bus_insert(&b, 0x1010, 0x10, rec_access, &r, "x"),
+		     -EEXIST);
+	cr_assert_eq(bus_insert(&b, 0xf00, 0x101, rec_access, &r, "x"),
+		     -EEXIST);
+	cr_assert_eq(bus_insert(&b, 0x10ff, 0x10, rec_access, &r, "x"),
+		     -EEXIST);
+	cr_assert_eq(bus_insert(&b, 0x0, 0x10000, rec_access, &r, "x"),
+		     -EEXIST);
 	/* exactly adjacent on both sides is fine */
 	cr_assert_eq(bus_insert(&b, 0xf00, 0x100, rec_access, &r, "lo"), 0);
 	cr_assert_eq(bus_insert(&b, 0x1100, 0x100, rec_access, &r, "hi"), 0);
@@ -70,11 +75,12 @@ Test(bus, rejects_every_kind_of_overlap)
 Test(bus, rejects_empty_and_wrapping_ranges)
 {
 	struct bus b;
-	struct rec r = { 0 };
+	struct rec r = {0};
 
 	bus_init(&b);
 	cr_assert_eq(bus_insert(&b, 0x1000, 0, rec_access, &r, "z"), -EINVAL);
-	cr_assert_eq(bus_insert(&b, UINT64_MAX, 2, rec_access, &r, "w"), -EINVAL);
+	cr_assert_eq(bus_insert(&b, UINT64_MAX, 2, rec_access, &r, "w"),
+		     -EINVAL);
 	cr_assert_eq(bus_insert(&b, UINT64_MAX, 1, rec_access, &r, "top"), 0);
 	cr_assert_eq(bus_find(&b, UINT64_MAX)->opaque, &r);
 	cr_assert_eq(bus_insert(&b, 0x10, 1, NULL, &r, "nofn"), -EINVAL);
@@ -84,8 +90,8 @@ Test(bus, rejects_empty_and_wrapping_ranges)
 Test(bus, dispatch_offsets_and_partial_accesses)
 {
 	struct bus b;
-	struct rec r = { 0 };
-	uint8_t data[8] = { 0 };
+	struct rec r = {0};
+	uint8_t data[8] = {0};
 
 	bus_init(&b);
 	cr_assert_eq(bus_insert(&b, 0x3f8, 8, rec_access, &r, "uart"), 0);
@@ -105,7 +111,7 @@ Test(bus, dispatch_offsets_and_partial_accesses)
 Test(bus, remove_and_many_ranges)
 {
 	struct bus b;
-	struct rec r = { 0 };
+	struct rec r = {0};
 
 	bus_init(&b);
 	for (uint64_t i = 0; i < 1000; i++)

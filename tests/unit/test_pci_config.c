@@ -201,7 +201,7 @@ static void fb_unmap(void *o, uint64_t addr)
 		}
 }
 
-static const struct pci_root_ops fb_ops = { fb_map, fb_unmap };
+static const struct pci_root_ops fb_ops = {fb_map, fb_unmap};
 
 static uint32_t ecam_rd(struct pci_root *r, unsigned bus, unsigned devfn,
 			unsigned reg, unsigned len)
@@ -225,10 +225,10 @@ Test(pci_root, ecam_routing_and_bar_mapping)
 	static struct pci_root r;
 	static struct pci_function port;
 	static struct testdev td;
-	struct fake_bus fb = { 0 };
-	struct logger lg = { 0 };
-	uint64_t size[6] = { 16 << 20 };
-	unsigned int flags[6] = { 0 };
+	struct fake_bus fb = {0};
+	struct logger lg = {0};
+	uint64_t size[6] = {16 << 20};
+	unsigned int flags[6] = {0};
 
 	pci_root_init(&r, &lg, 0, 255, 0xe0000000, &fb_ops, &fb);
 	pci_config_init(&port.cfg, 0x1b36, 0x000c, 0x060400, 0, true);
@@ -269,8 +269,8 @@ Test(pci_root, ecam_routing_and_bar_mapping)
 Test(pci_root, testdev_registers_read_back)
 {
 	static struct testdev td;
-	uint64_t size[6] = { 0, 1 << 20 };
-	unsigned int flags[6] = { 0, PCI_BAR_MEM64 | PCI_BAR_PREFETCH };
+	uint64_t size[6] = {0, 1 << 20};
+	unsigned int flags[6] = {0, PCI_BAR_MEM64 | PCI_BAR_PREFETCH};
 	uint32_t v = 0;
 	uint64_t sz = 0;
 

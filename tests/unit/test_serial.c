@@ -35,7 +35,7 @@ static void f_space(void *o)
 	((struct fake *)o)->space_calls++;
 }
 
-static const struct serial_ops ops = { f_tx, f_irq, f_space };
+static const struct serial_ops ops = {f_tx, f_irq, f_space};
 
 static uint8_t rd(struct serial *s, unsigned int reg)
 {
@@ -52,7 +52,7 @@ static void wr(struct serial *s, unsigned int reg, uint8_t v)
 
 Test(serial, transmit_and_thre_interrupt)
 {
-	struct fake f = { 0 };
+	struct fake f = {0};
 	struct serial s;
 
 	serial_init(&s, &ops, &f);
@@ -79,7 +79,7 @@ Test(serial, transmit_and_thre_interrupt)
 
 Test(serial, receive_data_ready_interrupt)
 {
-	struct fake f = { 0 };
+	struct fake f = {0};
 	struct serial s;
 
 	serial_init(&s, &ops, &f);
@@ -99,7 +99,7 @@ Test(serial, receive_data_ready_interrupt)
 Test(serial, receive_backpressure_and_space_callback)
 {
 	static uint8_t big[SERIAL_RX_BUF + 100];
-	struct fake f = { 0 };
+	struct fake f = {0};
 	struct serial s;
 
 	serial_init(&s, &ops, &f);
@@ -115,7 +115,7 @@ Test(serial, receive_backpressure_and_space_callback)
 
 Test(serial, fifo_clear_dlab_scratch)
 {
-	struct fake f = { 0 };
+	struct fake f = {0};
 	struct serial s;
 
 	serial_init(&s, &ops, &f);
@@ -138,7 +138,7 @@ Test(serial, fifo_clear_dlab_scratch)
 
 Test(serial, loopback)
 {
-	struct fake f = { 0 };
+	struct fake f = {0};
 	struct serial s;
 	uint8_t msr;
 

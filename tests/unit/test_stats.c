@@ -24,10 +24,10 @@ Test(stats, json_merges_vcpus_and_names_reasons)
 {
 	static struct vcpu_stats v[2];
 	static const char serial[] = "serial", ecam[] = "ecam";
-	uint64_t phase[VM_PH_COUNT] = { 0 };
-	struct vm_marker m[1] = { { 123, 2500000, "mmio" } };
-	struct vm_stats_view view = { phase, v, 2, m, 1, 3000000, 9000000,
-				      "poweroff" };
+	uint64_t phase[VM_PH_COUNT] = {0};
+	struct vm_marker m[1] = {{123, 2500000, "mmio"}};
+	struct vm_stats_view view = {phase, v,	     2,	      m,
+				     1,	    3000000, 9000000, "poweroff"};
 	char buf[4096];
 	int n;
 
@@ -35,7 +35,7 @@ Test(stats, json_merges_vcpus_and_names_reasons)
 	phase[VM_PH_FIRST_RUN] = 1004000000;
 	v[0].exits[2] = 10; /* io */
 	v[1].exits[2] = 5;
-	v[1].exits[6] = 7;  /* mmio */
+	v[1].exits[6] = 7; /* mmio */
 	v[1].exits[50] = 1; /* unnamed */
 	vcpu_stats_count_device(&v[0], serial);
 	vcpu_stats_count_device(&v[1], serial);
@@ -50,8 +50,10 @@ Test(stats, json_merges_vcpus_and_names_reasons)
 	cr_assert(strstr(buf, "\"exits_total\": 23"), "%s", buf);
 	cr_assert(strstr(buf, "\"serial\": 2"), "%s", buf);
 	cr_assert(strstr(buf, "\"ecam\": 1"), "%s", buf);
-	cr_assert(strstr(buf, "{\"value\": 123, \"ms\": 2.500, \"source\": \"mmio\"}"),
-		  "%s", buf);
+	cr_assert(
+		strstr(buf,
+		       "{\"value\": 123, \"ms\": 2.500, \"source\": \"mmio\"}"),
+		"%s", buf);
 	cr_assert(strstr(buf, "\"to_first_kvm_run\": 3.000"), "%s", buf);
 	/* Too small a buffer is an error, at every size. */
 	for (int len = 0; len < n; len += 7)

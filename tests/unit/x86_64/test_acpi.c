@@ -41,8 +41,9 @@ static void t_aml_expect(const struct aml *a, const uint8_t *want, size_t len)
 	cr_assert_eq(aml_finish(a), 0, "aml error %d", aml_finish(a));
 	cr_assert_eq(a->len, len, "length %zu, want %zu", a->len, len);
 	for (i = 0; i < len; i++)
-		cr_assert_eq(a->buf[i], want[i], "byte %zu: 0x%02x, want 0x%02x",
-			     i, a->buf[i], want[i]);
+		cr_assert_eq(a->buf[i], want[i],
+			     "byte %zu: 0x%02x, want 0x%02x", i, a->buf[i],
+			     want[i]);
 }
 
 /* ---- AML: encoders ---- */
@@ -54,14 +55,14 @@ Test(aml, pkglen_boundaries)
 		int n;
 		uint8_t b[4];
 	} cases[] = {
-		{ 0, 1, { 0x01 } },
-		{ 62, 1, { 0x3f } },	/* 63: the largest 1-byte length */
-		{ 63, 2, { 0x41, 0x04 } }, /* 63 + 2 = 65 */
-		{ 4093, 2, { 0x4f, 0xff } }, /* 4095 */
-		{ 4094, 3, { 0x81, 0x00, 0x01 } }, /* 4097 */
-		{ 0xffffc, 3, { 0x8f, 0xff, 0xff } }, /* 0xfffff */
-		{ 0xffffd, 4, { 0xc1, 0x00, 0x00, 0x01 } }, /* 0x100001 */
-		{ 0xffffffb, 4, { 0xcf, 0xff, 0xff, 0xff } }, /* 0xfffffff */
+		{0, 1, {0x01}},
+		{62, 1, {0x3f}}, /* 63: the largest 1-byte length */
+		{63, 2, {0x41, 0x04}}, /* 63 + 2 = 65 */
+		{4093, 2, {0x4f, 0xff}}, /* 4095 */
+		{4094, 3, {0x81, 0x00, 0x01}}, /* 4097 */
+		{0xffffc, 3, {0x8f, 0xff, 0xff}}, /* 0xfffff */
+		{0xffffd, 4, {0xc1, 0x00, 0x00, 0x01}}, /* 0x100001 */
+		{0xffffffb, 4, {0xcf, 0xff, 0xff, 0xff}}, /* 0xfffffff */
 	};
 	uint8_t out[4];
 	size_t i;
@@ -85,19 +86,19 @@ Test(aml, int_encoding_picks_shortest)
 		uint8_t b[9];
 		int n;
 	} cases[] = {
-		{ 0, { 0x00 }, 1 },
-		{ 1, { 0x01 }, 1 },
-		{ 2, { 0x0a, 0x02 }, 2 },
-		{ 0xff, { 0x0a, 0xff }, 2 },
-		{ 0x100, { 0x0b, 0x00, 0x01 }, 3 },
-		{ 0xffff, { 0x0b, 0xff, 0xff }, 3 },
-		{ 0x10000, { 0x0c, 0x00, 0x00, 0x01, 0x00 }, 5 },
-		{ 0xffffffff, { 0x0c, 0xff, 0xff, 0xff, 0xff }, 5 },
-		{ 0x100000000ull, { 0x0e, 0, 0, 0, 0, 1, 0, 0, 0 }, 9 },
-		{ 0xfffffffffffffffeull,
-		  { 0x0e, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
-		  9 },
-		{ UINT64_MAX, { 0xff }, 1 }, /* Ones */
+		{0, {0x00}, 1},
+		{1, {0x01}, 1},
+		{2, {0x0a, 0x02}, 2},
+		{0xff, {0x0a, 0xff}, 2},
+		{0x100, {0x0b, 0x00, 0x01}, 3},
+		{0xffff, {0x0b, 0xff, 0xff}, 3},
+		{0x10000, {0x0c, 0x00, 0x00, 0x01, 0x00}, 5},
+		{0xffffffff, {0x0c, 0xff, 0xff, 0xff, 0xff}, 5},
+		{0x100000000ull, {0x0e, 0, 0, 0, 0, 1, 0, 0, 0}, 9},
+		{0xfffffffffffffffeull,
+		 {0x0e, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		 9},
+		{UINT64_MAX, {0xff}, 1}, /* Ones */
 	};
 	uint8_t out[9];
 	size_t i;
@@ -151,10 +152,10 @@ Test(aml, namestring_forms)
 	static const uint8_t dual_rel[] = "\x2e_SB_PCI0";
 	static const uint8_t multi[] = "\\\x2f\x03_SB_PCI0RP00";
 	static const uint8_t parent[] = "^^FOO_";
-	static const uint8_t root[] = { 0x5c, 0x00 };
-	static const uint8_t up[] = { 0x5e, 0x00 };
+	static const uint8_t root[] = {0x5c, 0x00};
+	static const uint8_t up[] = {0x5e, 0x00};
 	static const char *bad[] = {
-		"",	 "1ABC", "ABCDE", "A..B", "A.", ".A",   "abc",
+		"",	"1ABC", "ABCDE", "A..B", "A.",	   ".A",   "abc",
 		"\\^A", "^\\A", "\\.A",	 "A-B",	 "\\_SB.", "_S 5",
 	};
 	uint8_t out[8];
@@ -185,11 +186,11 @@ Test(aml, namestring_forms)
 Test(aml, name_objects)
 {
 	static const uint8_t want[] = {
-		0x08, '_', 'U', 'I', 'D', 0x00,		       /* Zero */
-		0x08, '_', 'A', 'D', 'R', 0x0c, 0x00, 0x00, 0x01, 0x00,
-		0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08,
-		0x08, 'S', 'T', 'R', '_', 0x0d, 'h', 'i', 0x00,
-		0x08, '_', 'B', 'B', 'N', 0x0a, 0x80,
+		0x08, '_',  'U',  'I', 'D', 0x00, /* Zero */
+		0x08, '_',  'A',  'D', 'R', 0x0c, 0x00, 0x00, 0x01,
+		0x00, 0x08, '_',  'H', 'I', 'D',  0x0c, 0x41, 0xd0,
+		0x0a, 0x08, 0x08, 'S', 'T', 'R',  '_',	0x0d, 'h',
+		'i',  0x00, 0x08, '_', 'B', 'B',  'N',	0x0a, 0x80,
 	};
 	uint8_t buf[128];
 	struct aml a;
@@ -207,8 +208,8 @@ Test(aml, s5_package)
 {
 	/* Name(\_S5_, Package(){5, 5, 0, 0}) as iasl compiles it. */
 	static const uint8_t want[] = {
-		0x08, 0x5c, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
-		0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00,
+		0x08, 0x5c, '_',  'S',	'5',  '_',  0x12, 0x08,
+		0x04, 0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00,
 	};
 	uint8_t buf[64];
 	struct aml a;
@@ -270,8 +271,8 @@ Test(aml, device_method_return)
 {
 	/* Device(PEVT){ Method(_STA, 0, NotSerialized){ Return(0x0F) } } */
 	static const uint8_t want[] = {
-		0x5b, 0x82, 0x0f, 'P', 'E', 'V', 'T', 0x14, 0x09, '_', 'S',
-		'T',  'A',  0x00, 0xa4, 0x0a, 0x0f,
+		0x5b, 0x82, 0x0f, 'P', 'E',  'V',  'T',	 0x14, 0x09,
+		'_',  'S',  'T',  'A', 0x00, 0xa4, 0x0a, 0x0f,
 	};
 	uint8_t buf[64];
 	struct aml a;
@@ -328,13 +329,13 @@ Test(aml, scope_pkglen_boundaries)
 {
 	/* The body also holds the 2-byte name "\" (root, NullName). */
 	t_aml_scope_of(0, 1);
-	t_aml_scope_of(60, 1);	       /* 63 */
-	t_aml_scope_of(61, 2);	       /* 64 + 1 */
+	t_aml_scope_of(60, 1); /* 63 */
+	t_aml_scope_of(61, 2); /* 64 + 1 */
 	t_aml_scope_of(62, 2);
-	t_aml_scope_of(4091, 2);       /* 4095 */
-	t_aml_scope_of(4092, 3);       /* 4096 + 1 */
-	t_aml_scope_of(0xffffa, 3);    /* 0xfffff */
-	t_aml_scope_of(0xffffb, 4);    /* 0x100000 + 1 */
+	t_aml_scope_of(4091, 2); /* 4095 */
+	t_aml_scope_of(4092, 3); /* 4096 + 1 */
+	t_aml_scope_of(0xffffa, 3); /* 0xfffff */
+	t_aml_scope_of(0xffffb, 4); /* 0x100000 + 1 */
 	t_aml_scope_of(3 << 20, 4);
 }
 
@@ -342,7 +343,7 @@ Test(aml, nested_scopes_any_size)
 {
 	static uint8_t buf[1 << 17];
 	static uint8_t fill[70000];
-	size_t sizes[] = { 0, 50, 70, 4000, 4100, 70000 }, i, outer, inner;
+	size_t sizes[] = {0, 50, 70, 4000, 4100, 70000}, i, outer, inner;
 	unsigned int n1, n2, n3;
 	struct aml a;
 
@@ -397,14 +398,14 @@ Test(aml, resource_template_bytes)
 
 Test(aml, resource_descriptors)
 {
-	static const uint8_t irq4[] = { 0x22, 0x10, 0x00 };
-	static const uint8_t ext_irq[] = { 0x89, 0x06, 0x00, 0x0f,
-					   0x01, 0x05, 0x00, 0x00, 0x00 };
-	static const uint8_t fixed[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00,
-					 0x00, 0xfe, 0x00, 0x10, 0x00, 0x00 };
-	static const uint8_t bus[] = { 0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00,
-				       0x00, 0x00, 0x00, 0x00, 0xff, 0x00,
-				       0x00, 0x00, 0x00, 0x01 };
+	static const uint8_t irq4[] = {0x22, 0x10, 0x00};
+	static const uint8_t ext_irq[] = {0x89, 0x06, 0x00, 0x0f, 0x01,
+					  0x05, 0x00, 0x00, 0x00};
+	static const uint8_t fixed[] = {0x86, 0x09, 0x00, 0x01, 0x00, 0x00,
+					0x00, 0xfe, 0x00, 0x10, 0x00, 0x00};
+	static const uint8_t bus[] = {0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00,
+				      0x00, 0x00, 0x00, 0x00, 0xff, 0x00,
+				      0x00, 0x00, 0x00, 0x01};
 	uint8_t buf[512];
 	const uint8_t *d;
 	struct aml a;
@@ -549,8 +550,7 @@ Test(aml, enospc_at_every_size)
 			continue;
 		}
 		if (size < len) {
-			cr_assert_eq(aml_finish(&a), -ENOSPC, "size %zu",
-				     size);
+			cr_assert_eq(aml_finish(&a), -ENOSPC, "size %zu", size);
 			continue;
 		}
 		cr_assert_eq(aml_finish(&a), 0);
@@ -775,27 +775,21 @@ Test(acpi, rejects_bad_config)
 	size_t used;
 
 	acpi_config_init(&cfg, 0);
-	cr_assert_eq(acpi_build(&cfg, buf, sizeof(buf), &used, &rsdp),
-		     -EINVAL);
+	cr_assert_eq(acpi_build(&cfg, buf, sizeof(buf), &used, &rsdp), -EINVAL);
 	acpi_config_init(&cfg, 255);
-	cr_assert_eq(acpi_build(&cfg, buf, sizeof(buf), &used, &rsdp),
-		     -EINVAL);
+	cr_assert_eq(acpi_build(&cfg, buf, sizeof(buf), &used, &rsdp), -EINVAL);
 	acpi_config_init(&cfg, 1);
 	cfg.base = 0xe0008;
-	cr_assert_eq(acpi_build(&cfg, buf, sizeof(buf), &used, &rsdp),
-		     -EINVAL);
+	cr_assert_eq(acpi_build(&cfg, buf, sizeof(buf), &used, &rsdp), -EINVAL);
 	acpi_config_init(&cfg, 1);
 	cfg.serial_irq = 16;
-	cr_assert_eq(acpi_build(&cfg, buf, sizeof(buf), &used, &rsdp),
-		     -EINVAL);
+	cr_assert_eq(acpi_build(&cfg, buf, sizeof(buf), &used, &rsdp), -EINVAL);
 	acpi_config_init(&cfg, 1);
 	cfg.nmcfg = 1;
-	cr_assert_eq(acpi_build(&cfg, buf, sizeof(buf), &used, &rsdp),
-		     -EINVAL);
+	cr_assert_eq(acpi_build(&cfg, buf, sizeof(buf), &used, &rsdp), -EINVAL);
 	acpi_config_init(&cfg, 1);
 	cr_assert_eq(acpi_build(&cfg, buf, sizeof(buf), NULL, &rsdp), -EINVAL);
-	cr_assert_eq(acpi_build(NULL, buf, sizeof(buf), &used, &rsdp),
-		     -EINVAL);
+	cr_assert_eq(acpi_build(NULL, buf, sizeof(buf), &used, &rsdp), -EINVAL);
 }
 
 Test(acpi, enospc_when_too_small)
@@ -821,13 +815,13 @@ Test(acpi, enospc_when_too_small)
 
 Test(acpi, dsdt_s5_pvpanic_serial)
 {
-	static const uint8_t s5[] = { 0x08, 0x5c, '_',	'S',  '5',  '_',
-				      0x12, 0x08, 0x04, 0x0a, 0x05, 0x0a,
-				      0x05, 0x00, 0x00 };
-	static const uint8_t io505[] = { 0x47, 0x01, 0x05, 0x05,
-					 0x05, 0x05, 0x01, 0x01 };
-	static const uint8_t io3f8[] = { 0x47, 0x01, 0xf8, 0x03,
-					 0xf8, 0x03, 0x00, 0x08 };
+	static const uint8_t s5[] = {0x08, 0x5c, '_',  'S',  '5',
+				     '_',  0x12, 0x08, 0x04, 0x0a,
+				     0x05, 0x0a, 0x05, 0x00, 0x00};
+	static const uint8_t io505[] = {0x47, 0x01, 0x05, 0x05,
+					0x05, 0x05, 0x01, 0x01};
+	static const uint8_t io3f8[] = {0x47, 0x01, 0xf8, 0x03,
+					0xf8, 0x03, 0x00, 0x08};
 	struct acpi_config cfg;
 	struct t_acpi *t;
 
@@ -875,8 +869,7 @@ static int t_acpi_pci0_hook(void *opaque, struct aml *a)
 	aml_word_bus_number(a, 0, 0xff);
 	aml_word_io(a, 0x0000, 0x0cf7, 0);
 	aml_word_io(a, 0x0d00, 0xffff, 0);
-	aml_dword_memory(a, AML_NON_CACHEABLE, true, 0xc0000000, 0xdfffffff,
-			 0);
+	aml_dword_memory(a, AML_NON_CACHEABLE, true, 0xc0000000, 0xdfffffff, 0);
 	aml_qword_memory(a, AML_PREFETCHABLE, true, 0x8000000000ull,
 			 0xffffffffffull, 0);
 	aml_end(a);
@@ -907,7 +900,7 @@ static const struct acpi_mcfg_entry t_acpi_mcfg_entry = {
 };
 
 static const struct acpi_extra_table t_acpi_extra = {
-	.signature = { 'T', 'E', 'S', 'T' },
+	.signature = {'T', 'E', 'S', 'T'},
 	.revision = 3,
 	.build = t_acpi_extra_body,
 };
@@ -1001,10 +994,9 @@ static void t_acpi_iasl_d(const char *dir, const char *name)
 {
 	int rc;
 
-	rc = t_acpi_sh("cd %s && iasl -d %s.dat >%s.log 2>&1", dir, name,
-		       name);
-	cr_assert_eq(rc, 0, "iasl -d %s/%s.dat failed (%d), see %s/%s.log",
-		     dir, name, rc, dir, name);
+	rc = t_acpi_sh("cd %s && iasl -d %s.dat >%s.log 2>&1", dir, name, name);
+	cr_assert_eq(rc, 0, "iasl -d %s/%s.dat failed (%d), see %s/%s.log", dir,
+		     name, rc, dir, name);
 	rc = t_acpi_sh("test -s %s/%s.dsl", dir, name);
 	cr_assert_eq(rc, 0, "no %s/%s.dsl", dir, name);
 	rc = t_acpi_sh("grep -qiE 'incorrect checksum|error|warning' "
@@ -1070,17 +1062,18 @@ Test(acpi, iasl_disassembles_every_table, .timeout = 60)
 	t_acpi_grep(dir, "dsdt", "IRQNoFlags");
 	t_acpi_grep(dir, "dsdt", "EisaId \\(\"PNP0A08\"\\)");
 	t_acpi_grep(dir, "dsdt", "WordBusNumber \\(ResourceProducer");
-	t_acpi_grep(dir, "dsdt", "QWordMemory \\(ResourceProducer, PosDecode, "
-				 "MinFixed, MaxFixed, Prefetchable, "
-				 "ReadWrite");
+	t_acpi_grep(dir, "dsdt",
+		    "QWordMemory \\(ResourceProducer, PosDecode, "
+		    "MinFixed, MaxFixed, Prefetchable, "
+		    "ReadWrite");
 
 	/*
 	 * Recompile the disassembly without optimizations: iasl must produce
 	 * exactly our AML (everything after the 36-byte header).
 	 */
-	cr_assert_eq(t_acpi_sh("cd %s && iasl -oa -p rt dsdt.dsl >rt.log 2>&1",
-			       dir),
-		     0, "iasl could not recompile %s/dsdt.dsl", dir);
+	cr_assert_eq(
+		t_acpi_sh("cd %s && iasl -oa -p rt dsdt.dsl >rt.log 2>&1", dir),
+		0, "iasl could not recompile %s/dsdt.dsl", dir);
 	cr_assert_eq(t_acpi_sh("cd %s && tail -c +37 dsdt.dat >ours.body && "
 			       "tail -c +37 rt.aml >iasl.body && "
 			       "cmp ours.body iasl.body >cmp.log 2>&1",

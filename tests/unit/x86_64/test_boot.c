@@ -93,13 +93,13 @@ Test(bzimage, rejects_what_we_cannot_boot)
 
 static struct guest_mem fake_mem(uint64_t low, uint64_t high)
 {
-	struct guest_mem m = { .fd = -1 };
+	struct guest_mem m = {.fd = -1};
 
-	m.regions[0] = (struct mem_region){ 0, low, NULL };
+	m.regions[0] = (struct mem_region){0, low, NULL};
 	m.nregions = 1;
 	if (high) {
-		m.regions[1] = (struct mem_region){ X86_MMIO_HOLE_END, high,
-						    NULL };
+		m.regions[1] =
+			(struct mem_region){X86_MMIO_HOLE_END, high, NULL};
 		m.nregions = 2;
 	}
 	return m;
@@ -125,7 +125,7 @@ Test(e820, small_guest)
 Test(e820, large_guest_split_around_hole_plus_extra)
 {
 	struct guest_mem m = fake_mem(X86_MMIO_HOLE_START, 1ull << 30);
-	struct e820_ent extra = { 0xe0000000, 0x10000000, E820_RESERVED };
+	struct e820_ent extra = {0xe0000000, 0x10000000, E820_RESERVED};
 	struct e820_ent e[8];
 	int n = e820_build(&m, &extra, 1, e, 8);
 
@@ -182,11 +182,14 @@ static uint8_t *fake_elf(size_t *size, bool with_note, uint64_t paddr)
 	eh->e_phoff = sizeof(*eh);
 	eh->e_phentsize = sizeof(*ph);
 	eh->e_phnum = 2;
-	ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = 0x1000,
-			      .p_paddr = paddr, .p_filesz = 0x1000,
-			      .p_memsz = 0x3000 };
-	ph[1] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = 0x200,
-			      .p_filesz = sizeof(*nh) + 4 + 4 };
+	ph[0] = (Elf64_Phdr){.p_type = PT_LOAD,
+			     .p_offset = 0x1000,
+			     .p_paddr = paddr,
+			     .p_filesz = 0x1000,
+			     .p_memsz = 0x3000};
+	ph[1] = (Elf64_Phdr){.p_type = PT_NOTE,
+			     .p_offset = 0x200,
+			     .p_filesz = sizeof(*nh) + 4 + 4};
 	nh->n_namesz = 4;
 	nh->n_descsz = 4;
 	nh->n_type = with_note ? 18 : 5;
@@ -245,10 +248,10 @@ Test(elf, rejects_missing_note_low_load_and_bad_headers)
 Test(paging, identity_maps_4g_with_2m_pages)
 {
 	uint8_t *ram = calloc(1, 0x10000);
-	struct guest_mem m = { .fd = -1 };
+	struct guest_mem m = {.fd = -1};
 	uint64_t *pd;
 
-	m.regions[0] = (struct mem_region){ 0, 0x10000, ram };
+	m.regions[0] = (struct mem_region){0, 0x10000, ram};
 	m.nregions = 1;
 	cr_assert_eq(x86_write_page_tables(&m, X86_PML4_ADDR, X86_PDPT_ADDR,
 					   X86_PD_ADDR),
@@ -260,20 +263,20 @@ Test(paging, identity_maps_4g_with_2m_pages)
 	cr_assert_eq(pd[0], 0x83);
 	cr_assert_eq(pd[2047], (2047ull << 21) | 0x83);
 	/* tables outside RAM are refused */
-	cr_assert_eq(x86_write_page_tables(&m, 0x20000, X86_PDPT_ADDR,
-					   X86_PD_ADDR),
-		     -EFAULT);
+	cr_assert_eq(
+		x86_write_page_tables(&m, 0x20000, X86_PDPT_ADDR, X86_PD_ADDR),
+		-EFAULT);
 	free(ram);
 }
 
 Test(memory, ptr_respects_region_bounds)
 {
 	uint8_t *a = calloc(1, 4096), *b = calloc(1, 8192);
-	struct guest_mem m = { .fd = -1 };
-	uint8_t buf[16] = { 1, 2, 3 };
+	struct guest_mem m = {.fd = -1};
+	uint8_t buf[16] = {1, 2, 3};
 
-	m.regions[0] = (struct mem_region){ 0, 4096, a };
-	m.regions[1] = (struct mem_region){ 1ull << 32, 8192, b };
+	m.regions[0] = (struct mem_region){0, 4096, a};
+	m.regions[1] = (struct mem_region){1ull << 32, 8192, b};
 	m.nregions = 2;
 	cr_assert_eq(guest_mem_ptr(&m, 0, 4096), a);
 	cr_assert_null(guest_mem_ptr(&m, 1, 4096));
