@@ -19,7 +19,7 @@ LOGDIR="$BUILD/tests/boot"
 mkdir -p "$LOGDIR"
 . tests/lib.sh
 
-TESTS=(boot-smp-mem shell panic reboot missing-kernel not-a-kernel memory-1m
+TESTS=(boot-smp-mem pvh-vmlinux cpu-features pcie-topology shell panic reboot missing-kernel not-a-kernel memory-1m
 	memory-below-kernel unknown-flag cpus-zero)
 selected=()
 for t in "${TESTS[@]}"; do
@@ -161,6 +161,66 @@ test_reboot() {
 		t_fail "$n" "$(status_why 3)"
 	elif ! has 'microvm-init: rebooting'; then
 		t_fail "$n" "status 3 but the guest never said it was rebooting"
+	else
+		t_ok "$n"
+	fi
+}
+
+# The same check, booting the uncompressed ELF vmlinux through its PVH note.
+test_pvh_vmlinux() {
+	local n=pvh-vmlinux vmlinux="${L2_VMLINUX:-build/guest/vmlinux}"
+	if [[ ! -f "$vmlinux" ]]; then
+		t_fail "$n" "$vmlinux missing (scripts/guest-assets.sh unpacks it)"
+		return
+	fi
+	KERNEL="$vmlinux" boot "$n" \
+		"console=ttyS0 reboot=k panic=-1 quiet microvm.init=check microvm.expect_cpus=2 microvm.expect_mem_mib=384" \
+		--cpus 2 --memory 384M --log-level info
+	echo "# timing: $n: ->/init $(when 'microvm-init: started')s, ->exit ${wall}s (status $status)"
+	if [[ $status != 0 ]]; then
+		t_fail "$n" "$(status_why 0)"
+	elif ! has 'loader: ELF kernel, PVH entry'; then
+		t_fail "$n" "did not boot through the PVH entry"
+	elif ! has 'MICROVM-CHECK .* PASS'; then
+		t_fail "$n" "no PASS line (last output: $(tail_of 3))"
+	else
+		t_ok "$n"
+	fi
+}
+
+# --cpu-features as the guest kernel sees it (on a real KVM, unlike kvm_pvm).
+test_cpu_features() {
+	local n=cpu-features
+	boot "$n" "console=ttyS0 reboot=k panic=-1 quiet microvm.init=cmd microvm.cmd=\"grep -m1 ^flags /proc/cpuinfo | grep -qvwE 'xsave|cx16|avx'\"" \
+		--cpus 1 --memory 256M --cpu-features=-cx16,-xsave
+	if [[ $status != 0 ]]; then
+		t_fail "$n" "$(status_why 0)"
+	elif ! has 'MICROVM-CMD status=0'; then
+		t_fail "$n" "the guest still lists xsave, cx16 or avx (last output: $(tail_of 3))"
+	else
+		t_ok "$n"
+	fi
+}
+
+# 8 GPU-like and 6 NVSwitch-like endpoints behind 40 packed root ports: Linux
+# enumerates all of them from its own config-space reads, finds ACS 0x5f on
+# every root port, and assigns nothing itself.
+test_pcie_topology() {
+	local n=pcie-topology gpu="bar0=16M:32,bar1=128G:64pref,bar3=32M:64pref" nvs="bar0=32M:32"
+	local args=(--pcie-root-ports 40) i
+	for i in 1 2 3 4 5 6 7 8; do args+=(--pci-testdev "$gpu"); done
+	for i in 1 2 3 4 5 6; do args+=(--pci-testdev "$nvs"); done
+	boot "$n" "console=ttyS0 reboot=k panic=-1 microvm.init=cmd microvm.cmd=\"pcicheck 40 14 0x5f\"" \
+		--cpus 1 --memory 512M "${args[@]}" --topology-json "$LOGDIR/$n.json"
+	echo "# $n: $(cut -d' ' -f2- "$log" | grep -m1 'PCICHECK ports')"
+	if [[ $status != 0 ]]; then
+		t_fail "$n" "$(status_why 0)"
+	elif ! has 'PCICHECK PASS'; then
+		t_fail "$n" "$(cut -d' ' -f2- "$log" | grep -m1 -E 'PCICHECK (FAIL|ports)' || tail_of 3)"
+	elif has "can't assign|no space|failed to assign"; then
+		t_fail "$n" "$(cut -d' ' -f2- "$log" | grep -m1 -E "can't assign|no space|failed to assign")"
+	elif ! has 'MMCONFIG at .* reserved'; then
+		t_fail "$n" "the guest kernel did not take ECAM (MMCONFIG) into use"
 	else
 		t_ok "$n"
 	fi
