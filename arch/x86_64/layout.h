@@ -14,7 +14,9 @@
 #define X86_CMDLINE_MAX	    0x10000ull
 #define X86_EBDA_START	    0x9fc00ull /* reserved from here to 1 MiB */
 #define X86_ACPI_ADDR	    0xe0000ull /* RSDP first: Linux scans here */
-#define X86_ACPI_SIZE	    0x20000ull
+#define X86_ACPI_SIZE	    0x10000ull
+#define X86_SMBIOS_ADDR	    0xf0000ull /* Linux scans 0xf0000-0xfffff */
+#define X86_SMBIOS_SIZE	    0x1000ull
 #define X86_HIMEM_START	    0x100000ull /* kernel load address */
 
 /* 32-bit MMIO hole: PCIe windows, ECAM, IOAPIC, LAPIC. */
@@ -33,6 +35,7 @@
 #define X86_DEBUG_PORT	   0x80 /* POST codes: boot markers */
 #define X86_PVPANIC_PORT   0x505
 #define X86_PM_PORT	   0x600 /* sleep control 0x600, sleep status 0x601 */
+#define X86_PCI_CONF1_PORT 0xcf8 /* 0xcf8-0xcff; a byte at 0xcf9: reset */
 #define X86_RESET_PORT	   0xcf9
 #define X86_RESET_VALUE	   0x06
 

@@ -12,8 +12,10 @@
 #include "arch/x86_64/boot.h"
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/smbios.h"
 #include "devices/acpi_pm.h"
 #include "devices/boot_timer.h"
+#include "devices/pci/host.h"
 #include "devices/pci/plan.h"
 #include "devices/pvpanic.h"
 #include "devices/serial.h"
@@ -55,6 +57,8 @@ struct arch_vm {
 	size_t ncpuid;
 	struct cpuid_edits edits; /* --cpu-features */
 	bool has_edits;
+	pthread_mutex_t cf8_lock;
+	uint32_t cf8; /* PCI configuration address latch */
 	bool pvh;
 	uint64_t entry;
 	uint64_t boot_info; /* zero page or hvm_start_info */
@@ -62,9 +66,13 @@ struct arch_vm {
 
 static int x86_arch_alloc(struct vm *vm)
 {
+	if (vm->arch)
+		return 0;
+	vm->arch = calloc(1, sizeof(*vm->arch));
 	if (!vm->arch)
-		vm->arch = calloc(1, sizeof(*vm->arch));
-	return vm->arch ? 0 : -ENOMEM;
+		return -ENOMEM;
+	pthread_mutex_init(&vm->arch->cf8_lock, NULL);
+	return 0;
 }
 
 static int x86_get_supported_cpuid(struct vm *vm);
@@ -271,6 +279,45 @@ static int x86_add_pio(struct vm *vm, uint16_t port, uint16_t len,
 	return r;
 }
 
+/*
+ * Ports 0xcf8-0xcff: the PCI configuration address (a dword at 0xcf8), the
+ * reset control register (a byte at 0xcf9, as on PC chipsets) and the
+ * configuration data (0xcfc-0xcff).
+ */
+static void x86_cf8_access(void *opaque, uint64_t offset, uint8_t *data,
+			   unsigned int len, bool is_write)
+{
+	struct vm *vm = opaque;
+	struct arch_vm *a = vm->arch;
+	uint32_t addr;
+
+	if (offset == 1 && len == 1) {
+		acpi_pm_reset_access(vm, 0, data, len, is_write);
+		return;
+	}
+	if (offset < 4) {
+		pthread_mutex_lock(&a->cf8_lock);
+		if (offset == 0 && len == 4) {
+			if (is_write)
+				memcpy(&a->cf8, data, 4);
+			else
+				memcpy(data, &a->cf8, 4);
+		} else if (!is_write) {
+			memset(data, 0xff, len);
+		}
+		pthread_mutex_unlock(&a->cf8_lock);
+		return;
+	}
+	pthread_mutex_lock(&a->cf8_lock);
+	addr = a->cf8;
+	pthread_mutex_unlock(&a->cf8_lock);
+	if (vm->pci)
+		pci_conf1_data(&vm->pci->root, addr, (unsigned int)offset - 4,
+			       data, len, is_write);
+	else if (!is_write)
+		memset(data, 0xff, len);
+}
+
 int arch_vm_init(struct vm *vm)
 {
 	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
@@ -308,8 +355,8 @@ int arch_vm_init(struct vm *vm)
 		r = x86_add_pio(vm, X86_PM_PORT, 2, acpi_pm_sleep_access, vm,
 				"acpi-sleep");
 	if (!r)
-		r = x86_add_pio(vm, X86_RESET_PORT, 1, acpi_pm_reset_access, vm,
-				"acpi-reset");
+		r = x86_add_pio(vm, X86_PCI_CONF1_PORT, 8, x86_cf8_access, vm,
+				"pci-conf1");
 	if (!r)
 		r = x86_add_pio(vm, X86_I8042_CMD_PORT, 1, i8042_access, vm,
 				"i8042");
@@ -502,6 +549,22 @@ static int x86_build_e820(struct vm *vm, struct e820_ent *e, unsigned int max)
 	return n;
 }
 
+static int x86_write_smbios(struct vm *vm)
+{
+	uint8_t *buf = guest_mem_ptr(&vm->mem, X86_SMBIOS_ADDR,
+				     X86_SMBIOS_SIZE);
+	int r;
+
+	if (!buf)
+		return -EFAULT;
+	r = smbios_build(buf, X86_SMBIOS_SIZE, X86_SMBIOS_ADDR,
+			 microvm_version());
+	if (r < 0)
+		log_err(&vm->log, "smbios", "building SMBIOS: %s",
+			strerror(-r));
+	return r < 0 ? r : 0;
+}
+
 /* Where a loader put the initrd and the boot tables, for its boot info. */
 struct x86_boot_tables {
 	uint64_t initrd_gpa, initrd_size, rsdp;
@@ -528,6 +591,8 @@ static int x86_load_common(struct vm *vm, uint64_t kernel_end,
 		r = x86_write_acpi(vm, &bt->rsdp);
 	if (!r)
 		r = x86_write_gdt_and_paging(vm);
+	if (!r)
+		r = x86_write_smbios(vm);
 	if (r < 0)
 		return r;
 	bt->ne820 = x86_build_e820(vm, bt->e820, ARRAY_SIZE(bt->e820));
@@ -945,6 +1010,7 @@ void arch_vm_destroy(struct vm *vm)
 {
 	if (!vm->arch)
 		return;
+	pthread_mutex_destroy(&vm->arch->cf8_lock);
 	free(vm->arch->cpuid);
 	free(vm->arch);
 	vm->arch = NULL;

@@ -133,13 +133,11 @@ static bool touches_decode(const struct pci_function *f, unsigned int off,
 	       (off < bar_end && end > PCI_BASE_ADDRESS_0);
 }
 
-void pci_ecam_access(void *opaque, uint64_t offset, uint8_t *data,
-		     unsigned int len, bool is_write)
+/* One config access to bus/devfn/reg, already decoded. */
+static void pci_config_access(struct pci_root *r, unsigned int bus,
+			      uint8_t devfn, unsigned int reg, uint8_t *data,
+			      unsigned int len, bool is_write)
 {
-	struct pci_root *r = opaque;
-	unsigned int bus = r->bus_first + (unsigned int)(offset >> 20);
-	uint8_t devfn = (uint8_t)(offset >> 12);
-	unsigned int reg = (unsigned int)(offset & 0xfff);
 	struct pci_function *f;
 	uint32_t v = 0;
 
@@ -149,8 +147,9 @@ void pci_ecam_access(void *opaque, uint64_t offset, uint8_t *data,
 			memset(data, 0xff, len);
 		if (ratelimit_ok(&r->rl, 10))
 			log_debug(r->log, "pci",
-				  "ignoring %u-byte ECAM access at 0x%llx", len,
-				  (unsigned long long)offset);
+				  "ignoring %u-byte config access at "
+				  "%02x:%02x.%u+0x%x",
+				  len, bus, devfn >> 3, devfn & 7, reg);
 		return;
 	}
 	pthread_mutex_lock(&r->lock);
@@ -165,4 +164,29 @@ void pci_ecam_access(void *opaque, uint64_t offset, uint8_t *data,
 			pci_function_update_bars(f);
 	}
 	pthread_mutex_unlock(&r->lock);
+}
+
+void pci_ecam_access(void *opaque, uint64_t offset, uint8_t *data,
+		     unsigned int len, bool is_write)
+{
+	struct pci_root *r = opaque;
+
+	pci_config_access(r, r->bus_first + (unsigned int)(offset >> 20),
+			  (uint8_t)(offset >> 12), (unsigned int)(offset & 0xfff),
+			  data, len, is_write);
+}
+
+void pci_conf1_data(struct pci_root *r, uint32_t addr, unsigned int offset,
+		    uint8_t *data, unsigned int len, bool is_write)
+{
+	unsigned int bus = (addr >> 16) & 0xff;
+
+	/* Disabled, or a bus outside the root complex: master abort. */
+	if (!(addr & 0x80000000u) || bus < r->bus_first || bus > r->bus_last) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	pci_config_access(r, bus, (uint8_t)(addr >> 8),
+			  (addr & 0xfc) + (offset & 3), data, len, is_write);
 }

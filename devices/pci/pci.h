@@ -76,6 +76,15 @@ pci_root_add_endpoint(struct pci_root *r, struct pci_function *port,
 struct pci_function *pci_root_lookup(struct pci_root *r, unsigned int bus,
 				     uint8_t devfn);
 
+/*
+ * Configuration mechanism #1 (ports 0xcf8-0xcff): `addr` is the value
+ * latched at 0xcf8 (enable bit 31, bus 23:16, devfn 15:8, register 7:2),
+ * `offset` 0-3 the byte within the data port 0xcfc. Only the first 256
+ * bytes of config space are reachable this way.
+ */
+void pci_conf1_data(struct pci_root *r, uint32_t addr, unsigned int offset,
+		    uint8_t *data, unsigned int len, bool is_write);
+
 /* ECAM MMIO access callback (opaque: struct pci_root). */
 void pci_ecam_access(void *opaque, uint64_t offset, uint8_t *data,
 		     unsigned int len, bool is_write);

@@ -221,6 +221,10 @@ test_pcie_topology() {
 		t_fail "$n" "$(cut -d' ' -f2- "$log" | grep -m1 -E "can't assign|no space|failed to assign")"
 	elif ! has 'MMCONFIG at .* reserved'; then
 		t_fail "$n" "the guest kernel did not take ECAM (MMCONFIG) into use"
+	elif ! has 'DMI: microvm microvm, BIOS'; then
+		t_fail "$n" "the guest kernel found no SMBIOS"
+	elif has 'PCI: Fatal|not using MMCONFIG'; then
+		t_fail "$n" "$(cut -d' ' -f2- "$log" | grep -m1 -E 'PCI: Fatal|not using MMCONFIG')"
 	else
 		t_ok "$n"
 	fi
