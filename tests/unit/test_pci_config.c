@@ -289,3 +289,31 @@ Test(pci_root, testdev_registers_read_back)
 	cr_assert_eq(v, 0, "beyond the register file reads 0");
 	testdev_destroy(&td);
 }
+
+Test(pci_root, conf1_reaches_the_first_256_bytes)
+{
+	static struct pci_root r;
+	static struct pci_function port;
+	struct fake_bus fb = { 0 };
+	struct logger lg = { 0 };
+	uint32_t v = 0;
+
+	pci_root_init(&r, &lg, 0, 255, 0xe0000000, &fb_ops, &fb);
+	pci_config_init(&port.cfg, 0x1b36, 0x000c, 0x060400, 0, true);
+	cr_assert_eq(pci_root_add_port(&r, &port, 0x09), 0); /* 01.1 */
+	pci_conf1_data(&r, 0x80000000u | 0x09 << 8 | 0x00, 0, (uint8_t *)&v,
+		       4, false);
+	cr_assert_eq(v, 0x000c1b36);
+	v = 0;
+	pci_conf1_data(&r, 0x80000000u | 0x09 << 8 | 0x08, 3, (uint8_t *)&v,
+		       1, false);
+	cr_assert_eq(v, 0x06, "class byte via the data port offset");
+	v = 0;
+	pci_conf1_data(&r, 0x09 << 8, 0, (uint8_t *)&v, 4, false);
+	cr_assert_eq(v, 0xffffffff, "enable bit clear: master abort");
+	v = 0x12;
+	pci_conf1_data(&r, 0x80000000u | 0x09 << 8 | 0x18, 1, (uint8_t *)&v,
+		       1, true);
+	cr_assert_eq(port.cfg.cfg[PCI_SECONDARY_BUS], 0x12);
+	pci_root_destroy(&r);
+}
