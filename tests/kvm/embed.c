@@ -156,6 +156,63 @@ out:
 	close(pipefd[1]);
 }
 
+/* Where PCI devices landed, through the API and as JSON. */
+static void check_devices(const char *kernel)
+{
+	static const char *const devs[] = { "bar0=16M:32,bar1=1G:64pref",
+					     "bar0=32M:32" };
+	static char json[MICROVM_TOPOLOGY_MAX];
+	struct microvm_config cfg;
+	struct microvm_device_info info;
+	struct microvm *vm = NULL;
+	int r;
+
+	microvm_config_init(&cfg);
+	cfg.kernel = kernel;
+	cfg.memory = 32 << 20;
+	cfg.pcie_root_ports = 9;
+	cfg.pci_testdevs = devs;
+	cfg.n_pci_testdevs = 2;
+	r = microvm_create(&cfg, &vm);
+	CHECK(r == 0, "devices: create with 9 root ports and 2 test devices");
+	if (r)
+		return;
+	CHECK(microvm_device_count(vm) == 2, "devices: count is 2");
+	r = microvm_device_info(vm, 1, &info);
+	CHECK(r == 0 && !strcmp(info.bdf, "0000:02:00.0") &&
+		      !strcmp(info.pci_path, "00.1/00") &&
+		      !strcmp(info.root_port_bdf, "0000:00:00.1") &&
+		      !strcmp(info.name, "testdev1"),
+	      "devices: testdev1 at %s path %s port %s", info.bdf,
+	      info.pci_path, info.root_port_bdf);
+	CHECK(microvm_device_info(vm, 2, &info) == -ENOENT,
+	      "devices: index 2 does not exist");
+	r = microvm_topology_json(vm, json, sizeof(json));
+	CHECK(r > 0 && strstr(json, "\"pci_path\": \"00.1/00\"") &&
+		      strstr(json, "\"index\": 8"),
+	      "devices: topology JSON names the paths and all 9 ports");
+	CHECK(microvm_topology_json(vm, json, 10) == -ENOSPC,
+	      "devices: a short buffer is -ENOSPC");
+	microvm_destroy(vm);
+}
+
+static void check_plan(void)
+{
+	static const char *const gpu[] = { "bar0=16M:32", "bar0=16M:32" };
+	static char text[MICROVM_TOPOLOGY_MAX];
+	struct microvm_config cfg;
+
+	microvm_config_init(&cfg);
+	cfg.pci_testdevs = gpu;
+	cfg.n_pci_testdevs = 2;
+	CHECK(microvm_plan(&cfg, text, sizeof(text), NULL, 0) == 0 &&
+		      strstr(text, "testdev1"),
+	      "plan: no kernel needed");
+	cfg.low_mmio = 16 << 20;
+	CHECK(microvm_plan(&cfg, text, sizeof(text), NULL, 0) == -EINVAL,
+	      "plan: a too small low window is -EINVAL");
+}
+
 static void snapshot_sigactions(struct sigaction *sa)
 {
 	for (int s = 1; s < NSIG; s++)
@@ -191,6 +248,8 @@ int main(int argc, char **argv)
 		run_vm(argv[1], "halt", true, MICROVM_EXIT_STOPPED);
 		run_vm(argv[1], "hello", false, MICROVM_EXIT_POWEROFF);
 	}
+	check_devices(argv[1]);
+	check_plan();
 	/* Our own CHECK lines went to the capture too: count only others. */
 	fflush(stdout);
 	dup2(saved_out, 1);
