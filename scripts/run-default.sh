@@ -33,5 +33,5 @@ fi
 if [[ -z "$why" ]]; then
 	exec "${cmd[@]}"
 fi
-echo "run-default: $why, so the microVM runs inside the x86 rig (QEMU TCG): about 40 s to the shell; Ctrl-A x stops the microVM, Ctrl-] x leaves QEMU." >&2
+echo "run-default: $why, so the microVM runs inside the x86 rig (QEMU TCG): about a minute to the shell; Ctrl-A x stops the microVM, Ctrl-] x leaves QEMU." >&2
 exec tests/rig/x86-rig.sh --interactive --timeout 0 -- "${cmd[@]}"
