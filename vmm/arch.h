@@ -22,6 +22,16 @@ struct pci_plan_input;
 int arch_pci_layout(struct vm *vm, struct pci_plan_input *in,
 		    uint64_t *ecam_base);
 
+struct kvm_irq_routing_entry;
+
+/*
+ * The GSI routes the in-kernel irqchip has by default (KVM_SET_GSI_ROUTING
+ * replaces the whole table, so they must be kept). Returns their number
+ * and the first GSI free for MSI routes.
+ */
+int arch_irq_default_routes(struct kvm_irq_routing_entry *out,
+			    unsigned int max, unsigned int *first_free_gsi);
+
 /* Minimum guest RAM this arch can lay out, in bytes. */
 uint64_t arch_min_memory(void);
 

@@ -483,6 +483,8 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 	if (!r)
 		r = arch_vm_init(vm);
 	if (!r)
+		r = vm_irq_init(vm);
+	if (!r)
 		r = pci_host_create(vm, vm->ecam_base, &vm->pci);
 	if (!r) {
 		vm_phase(vm, VM_PH_DEVICES);
@@ -662,6 +664,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	pci_host_destroy(vm->pci);
 	free(vm->pci_plan);
+	vm_irq_destroy(vm);
 	arch_vm_destroy(vm);
 	console_destroy(vm);
 	evloop_destroy(vm->loop);

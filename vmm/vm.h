@@ -10,6 +10,7 @@
 
 #include "microvm.h"
 #include "vmm/bus.h"
+#include "vmm/irq.h"
 #include "vmm/log.h"
 #include "vmm/memory.h"
 #include "vmm/stats.h"
@@ -74,6 +75,8 @@ struct vm {
 
 	struct vcpu *vcpus;
 	unsigned int ncpus;
+
+	struct vm_irq irq;
 
 	struct evloop *loop;
 	pthread_t loop_thread;

@@ -134,6 +134,34 @@ int arch_pci_layout(struct vm *vm, struct pci_plan_input *in,
 	return 0;
 }
 
+int arch_irq_default_routes(struct kvm_irq_routing_entry *out,
+			    unsigned int max, unsigned int *first_free_gsi)
+{
+	unsigned int n = 0;
+
+	/* As KVM sets them up: GSIs 0-15 on the PICs and the IOAPIC, 16-23
+	 * on the IOAPIC only. */
+	for (unsigned int gsi = 0; gsi < 24; gsi++) {
+		if (n + 2 > max)
+			return -ENOSPC;
+		out[n++] = (struct kvm_irq_routing_entry){
+			.gsi = gsi,
+			.type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi },
+		};
+		if (gsi < 16)
+			out[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi,
+				.type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
+							 KVM_IRQCHIP_PIC_SLAVE,
+					       gsi % 8 },
+			};
+	}
+	*first_free_gsi = 24;
+	return (int)n;
+}
+
 uint64_t arch_min_memory(void)
 {
 	return 2ull << 20;
