@@ -351,6 +351,12 @@ static int vm_create_kvm_vm(struct vm *vm)
 	return 0;
 }
 
+/* Register every PCI device of the config, in guest order. */
+static int vm_add_devices(struct vm *vm)
+{
+	return pci_host_add_testdevs(vm);
+}
+
 /* Decide the PCIe topology and the MMIO windows before RAM is laid out. */
 static int vm_plan_pci(struct vm *vm)
 {
@@ -359,6 +365,9 @@ static int vm_plan_pci(struct vm *vm)
 	char err[512];
 	int r;
 
+	r = vm_add_devices(vm);
+	if (r < 0)
+		return r;
 	pci_plan_input_init(&in);
 	in.root_ports = vm->cfg.pcie_root_ports;
 	in.bus_first = vm->cfg.pcie_bus_first;
@@ -370,22 +379,15 @@ static int vm_plan_pci(struct vm *vm)
 	r = arch_pci_layout(vm, &in, &vm->ecam_base);
 	if (r < 0)
 		return r;
-	if (vm->cfg.n_pci_testdevs) {
-		devs = calloc(vm->cfg.n_pci_testdevs, sizeof(*devs));
+	if (vm->npci_devs) {
+		devs = calloc(vm->npci_devs, sizeof(*devs));
 		if (!devs)
 			return -ENOMEM;
 	}
-	for (unsigned int i = 0; i < vm->cfg.n_pci_testdevs; i++) {
-		r = pci_testdev_parse(vm->cfg.pci_testdevs[i], i, &devs[i], err,
-				      sizeof(err));
-		if (r < 0) {
-			log_err(&vm->log, "pci", "--pci-testdev %s: %s",
-				vm->cfg.pci_testdevs[i], err);
-			goto out;
-		}
-	}
+	for (unsigned int i = 0; i < vm->npci_devs; i++)
+		devs[i] = vm->pci_devs[i].req;
 	in.devs = devs;
-	in.ndevs = vm->cfg.n_pci_testdevs;
+	in.ndevs = vm->npci_devs;
 	vm->pci_plan = calloc(1, sizeof(*vm->pci_plan));
 	if (!vm->pci_plan) {
 		r = -ENOMEM;
@@ -663,6 +665,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	pci_host_destroy(vm->pci);
+	pci_host_free_devices(vm);
 	free(vm->pci_plan);
 	vm_irq_destroy(vm);
 	arch_vm_destroy(vm);

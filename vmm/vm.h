@@ -21,6 +21,7 @@ struct console;
 struct arch_vm;
 struct pci_plan;
 struct pci_host;
+struct pci_dev_slot;
 
 struct vcpu {
 	struct vm *vm;
@@ -90,6 +91,8 @@ struct vm {
 
 	struct pci_plan *pci_plan;
 	struct pci_host *pci;
+	struct pci_dev_slot *pci_devs; /* registered before planning */
+	unsigned int npci_devs;
 	uint64_t ecam_base;
 
 	uint64_t phase[VM_PH_COUNT]; /* CLOCK_MONOTONIC stamps */

@@ -81,7 +81,7 @@ int pci_root_port_init(struct pci_function *f, const struct pci_plan *plan,
 	return 0;
 }
 
-static unsigned int bar_flags(enum pci_bar_kind k)
+unsigned int pci_bar_kind_flags(enum pci_bar_kind k)
 {
 	switch (k) {
 	case PCI_BAR_KIND_MEM32_PREF:
@@ -108,35 +108,108 @@ static void vm_pci_unmap(void *opaque, uint64_t addr)
 
 static const struct pci_root_ops vm_pci_ops = {vm_pci_map, vm_pci_unmap};
 
-static int pci_host_add_testdev(struct pci_host *h, unsigned int i)
+int pci_host_add_device(struct vm *vm, const struct pci_dev_req *req,
+			pci_dev_create_fn create, pci_dev_destroy_fn destroy,
+			void *priv)
 {
-	const struct pci_plan_dev *d = &h->plan->dev[i];
+	struct pci_dev_slot *n;
+
+	if (vm->npci_devs >= PCI_PLAN_MAX_PORTS)
+		return -E2BIG;
+	n = realloc(vm->pci_devs, (vm->npci_devs + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	vm->pci_devs = n;
+	n[vm->npci_devs++] = (struct pci_dev_slot){ *req, create, destroy,
+						   priv, NULL };
+	return 0;
+}
+
+void pci_host_free_devices(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->npci_devs; i++)
+		if (vm->pci_devs[i].destroy)
+			vm->pci_devs[i].destroy(&vm->pci_devs[i]);
+	free(vm->pci_devs);
+	vm->pci_devs = NULL;
+	vm->npci_devs = 0;
+}
+
+static int testdev_create(struct vm *vm, struct pci_dev_slot *slot,
+			  const struct pci_plan_dev *pd)
+{
+	struct testdev *t = calloc(1, sizeof(*t));
 	uint64_t size[6] = {0};
 	unsigned int flags[6] = {0};
-	struct testdev *t;
 	int r;
 
-	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	h->devs[i] = t;
+	slot->priv = t;
 	for (unsigned int b = 0; b < 6; b++) {
-		size[b] = d->bar[b].kind ? d->bar[b].size : 0;
-		flags[b] = bar_flags(d->bar[b].kind);
+		size[b] = pd->bar[b].kind ? pd->bar[b].size : 0;
+		flags[b] = pci_bar_kind_flags(pd->bar[b].kind);
 	}
-	r = testdev_init(t, d->name, size, flags);
+	r = testdev_init(t, pd->name, size, flags);
+	slot->fn = &t->fn;
+	return r;
+}
+
+static void testdev_free(struct pci_dev_slot *slot)
+{
+	struct testdev *t = slot->priv;
+
+	if (!t)
+		return;
+	testdev_destroy(t);
+	free(t);
+	slot->priv = NULL;
+}
+
+int pci_host_add_testdevs(struct vm *vm)
+{
+	struct pci_dev_req req;
+	char err[256];
+	int r;
+
+	for (unsigned int i = 0; i < vm->cfg.n_pci_testdevs; i++) {
+		r = pci_testdev_parse(vm->cfg.pci_testdevs[i], i, &req, err,
+				      sizeof(err));
+		if (r < 0) {
+			log_err(&vm->log, "pci", "--pci-testdev %s: %s",
+				vm->cfg.pci_testdevs[i], err);
+			return -EINVAL;
+		}
+		r = pci_host_add_device(vm, &req, testdev_create, testdev_free,
+					NULL);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Create device `i`, program its BARs from the plan, attach it. */
+static int pci_host_realize(struct vm *vm, struct pci_host *h, unsigned int i)
+{
+	const struct pci_plan_dev *d = &h->plan->dev[i];
+	struct pci_dev_slot *slot = &vm->pci_devs[i];
+	struct pci_function *fn;
+	int r;
+
+	r = slot->create(vm, slot, d);
 	if (r < 0)
 		return r;
+	fn = slot->fn;
 	for (unsigned int b = 0; b < 6; b++)
-		if (size[b])
-			pci_bar_set_addr(&t->fn.cfg, b, d->bar[b].addr);
-	pci_set16(&t->fn.cfg, PCI_COMMAND,
+		if (d->bar[b].kind && fn->cfg.bar_size[b])
+			pci_bar_set_addr(&fn->cfg, b, d->bar[b].addr);
+	pci_set16(&fn->cfg, PCI_COMMAND,
 		  PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	r = pci_root_add_endpoint(&h->root, &h->ports[d->port], &t->fn);
+	r = pci_root_add_endpoint(&h->root, &h->ports[d->port], fn);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&h->root.lock);
-	pci_function_update_bars(&t->fn);
+	pci_function_update_bars(fn);
 	pthread_mutex_unlock(&h->root.lock);
 	return 0;
 }
@@ -155,8 +228,7 @@ int pci_host_create(struct vm *vm, uint64_t ecam_base, struct pci_host **out)
 	pci_root_init(&h->root, &vm->log, plan->bus_first, plan->bus_last,
 		      ecam_base, &vm_pci_ops, vm);
 	h->ports = calloc(plan->nports ? plan->nports : 1, sizeof(*h->ports));
-	h->devs = calloc(plan->ndevs ? plan->ndevs : 1, sizeof(*h->devs));
-	if (!h->ports || !h->devs)
+	if (!h->ports)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < plan->nports; i++) {
 		const struct pci_plan_port *p = &plan->port[i];
@@ -173,7 +245,7 @@ int pci_host_create(struct vm *vm, uint64_t ecam_base, struct pci_host **out)
 		}
 	}
 	for (unsigned int i = 0; i < plan->ndevs; i++) {
-		r = pci_host_add_testdev(h, i);
+		r = pci_host_realize(vm, h, i);
 		if (r < 0) {
 			log_err(&vm->log, "pci", "%s: %s", plan->dev[i].name,
 				strerror(-r));
@@ -192,13 +264,6 @@ void pci_host_destroy(struct pci_host *h)
 {
 	if (!h)
 		return;
-	for (unsigned int i = 0; h->devs && i < h->plan->ndevs; i++) {
-		if (h->devs[i]) {
-			testdev_destroy(h->devs[i]);
-			free(h->devs[i]);
-		}
-	}
-	free(h->devs);
 	free(h->ports);
 	pci_root_destroy(&h->root);
 	free(h);
