@@ -64,6 +64,8 @@ struct microvm_config {
 	uint64_t high_mmio; /* 64-bit window bytes, 0: automatic */
 	unsigned int pcie_bus_first; /* bus range, default 0..255 */
 	unsigned int pcie_bus_last;
+	/* virtio devices (docs/virtio.md), each behind its own root port. */
+	bool rng; /* virtio-rng fed from getrandom(2) */
 	/* Synthetic endpoints, "bar0=16M:32,bar1=128G:64pref" each. */
 	const char *const *pci_testdevs;
 	unsigned int n_pci_testdevs;

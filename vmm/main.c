@@ -79,6 +79,10 @@ static const char usage_run[] =
 	"go to stderr\n"
 	"  -h, --help              show this help\n"
 	"\n"
+	"Devices (virtio over PCIe, each behind its own root port; see\n"
+	"docs/virtio.md):\n"
+	"  --rng                   virtio-rng, fed from getrandom(2) (/dev/hwrng)\n"
+	"\n"
 	"PCIe (see docs/pcie.md; `microvm plan` shows the layout without "
 	"booting):\n"
 	"  --pcie-root-ports N     root ports, 1..256, packed 8 per device as "
@@ -245,6 +249,7 @@ enum {
 	OPT_TESTDEV,
 	OPT_TOPOLOGY_JSON,
 	OPT_TIMINGS_JSON,
+	OPT_RNG,
 };
 
 static const struct option run_options[] = {
@@ -264,6 +269,7 @@ static const struct option run_options[] = {
 	{"pci-testdev", required_argument, NULL, OPT_TESTDEV},
 	{"topology-json", required_argument, NULL, OPT_TOPOLOGY_JSON},
 	{"timings-json", required_argument, NULL, OPT_TIMINGS_JSON},
+	{"rng", no_argument, NULL, OPT_RNG},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -407,6 +413,9 @@ static int parse_run_args(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_TIMINGS_JSON:
 			c->timings_json = optarg;
+			break;
+		case OPT_RNG:
+			c->cfg.rng = true;
 			break;
 		case 'h':
 			fputs(usage_run, stdout);

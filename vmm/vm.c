@@ -15,6 +15,7 @@
 
 #include "devices/pci/host.h"
 #include "devices/pci/plan.h"
+#include "devices/virtio/devices.h"
 #include "vmm/arch.h"
 #include "vmm/console.h"
 #include "vmm/evloop.h"
@@ -213,6 +214,7 @@ static int vm_config_copy_pcie(struct vm *vm, const struct microvm_config *in)
 	c->high_mmio = in->high_mmio;
 	c->pcie_bus_first = in->pcie_bus_first;
 	c->pcie_bus_last = in->pcie_bus_last;
+	c->rng = in->rng;
 	if (!in->n_pci_testdevs)
 		return 0;
 	c->pci_testdevs = calloc(in->n_pci_testdevs, sizeof(char *));
@@ -354,7 +356,11 @@ static int vm_create_kvm_vm(struct vm *vm)
 /* Register every PCI device of the config, in guest order. */
 static int vm_add_devices(struct vm *vm)
 {
-	return pci_host_add_testdevs(vm);
+	int r = pci_host_add_testdevs(vm);
+
+	if (!r && vm->cfg.rng)
+		r = virtio_rng_add(vm);
+	return r;
 }
 
 /* Decide the PCIe topology and the MMIO windows before RAM is laid out. */

@@ -58,6 +58,7 @@ struct vm_config {
 	unsigned int pcie_bus_first, pcie_bus_last;
 	char **pci_testdevs;
 	unsigned int n_pci_testdevs;
+	bool rng;
 };
 
 struct vm {

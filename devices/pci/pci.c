@@ -89,6 +89,7 @@ void pci_function_update_bars(struct pci_function *f)
 {
 	struct pci_root *r = f->root;
 	bool on = pci_mem_enabled(&f->cfg);
+	bool changed = false;
 
 	for (unsigned int i = 0; i < 6; i++) {
 		uint64_t size = f->cfg.bar_size[i], addr;
@@ -102,6 +103,7 @@ void pci_function_update_bars(struct pci_function *f)
 			addr = 0;
 		if (addr == f->mapped[i])
 			continue;
+		changed = true;
 		if (f->mapped[i]) {
 			r->ops->unmap(r->ops_opaque, f->mapped[i]);
 			f->mapped[i] = 0;
@@ -119,6 +121,8 @@ void pci_function_update_bars(struct pci_function *f)
 				 i, (unsigned long long)addr,
 				 (unsigned long long)size);
 	}
+	if (changed && f->bars_changed)
+		f->bars_changed(f);
 }
 
 /* Does a config write at [off, off+len) touch the BARs or command? */
@@ -155,6 +159,8 @@ static void pci_config_access(struct pci_root *r, unsigned int bus,
 	pthread_mutex_lock(&r->lock);
 	f = pci_root_lookup(r, bus, devfn);
 	if (!is_write) {
+		if (f && f->config_read_hook)
+			f->config_read_hook(f, reg, len);
 		v = f ? pci_config_read(&f->cfg, reg, len) : 0xffffffffu;
 		memcpy(data, &v, len);
 	} else if (f) {
@@ -162,6 +168,8 @@ static void pci_config_access(struct pci_root *r, unsigned int bus,
 		pci_config_write(&f->cfg, reg, v, len);
 		if (touches_decode(f, reg, len))
 			pci_function_update_bars(f);
+		if (f->config_written)
+			f->config_written(f, reg, len);
 	}
 	pthread_mutex_unlock(&r->lock);
 }

@@ -32,6 +32,16 @@ struct pci_function {
 	struct pci_function *parent; /* endpoint: its root port */
 	uint8_t devfn; /* on its own bus */
 	pci_bar_access_fn bar_access;
+	/*
+	 * Optional hooks, called with the root's config lock held: before a
+	 * config read (to refresh dynamic bytes), after a config write, and
+	 * after the BARs moved on the MMIO bus.
+	 */
+	void (*config_read_hook)(struct pci_function *f, unsigned int off,
+				 unsigned int len);
+	void (*config_written)(struct pci_function *f, unsigned int off,
+			       unsigned int len);
+	void (*bars_changed)(struct pci_function *f);
 	void *opaque;
 	uint64_t mapped[6]; /* base the BAR is mapped at on the bus, 0: not */
 	struct pci_bar_ctx bar_ctx[6];
