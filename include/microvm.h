@@ -62,7 +62,12 @@ struct microvm_config {
 	uint16_t acs_mask; /* 0: 0x5f (SV|TB|RR|CR|UF|DT) */
 	uint64_t low_mmio; /* 32-bit window bytes, 0: automatic */
 	uint64_t high_mmio; /* 64-bit window bytes, 0: automatic */
-	unsigned int pcie_bus_first; /* bus range, default 0..255 */
+	/*
+	 * Bus range. pcie_bus_last 0 means automatic: just the buses the root
+	 * ports need (first .. first + ports), because Linux probes every bus
+	 * of the range that it did not find below a bridge.
+	 */
+	unsigned int pcie_bus_first;
 	unsigned int pcie_bus_last;
 	/* virtio devices (docs/virtio.md), each behind its own root port. */
 	bool rng; /* virtio-rng fed from getrandom(2) */

@@ -26,7 +26,7 @@ void microvm_config_init(struct microvm_config *cfg)
 	cfg->console_out_fd = -1;
 	cfg->log_level = MICROVM_LOG_WARN;
 	cfg->pcie_bus_first = 0;
-	cfg->pcie_bus_last = 255;
+	cfg->pcie_bus_last = 0; /* automatic */
 }
 
 int microvm_create(const struct microvm_config *cfg, struct microvm **out)

@@ -195,7 +195,8 @@ static int vm_config_copy_pcie(struct vm *vm, const struct microvm_config *in)
 {
 	struct vm_config *c = &vm->cfg;
 
-	if (in->pcie_bus_first > in->pcie_bus_last || in->pcie_bus_last > 255) {
+	if ((in->pcie_bus_last && in->pcie_bus_first > in->pcie_bus_last) ||
+	    in->pcie_bus_first > 255 || in->pcie_bus_last > 255) {
 		log_err(&vm->log, "pci", "bad PCIe bus range %u-%u (0-255)",
 			in->pcie_bus_first, in->pcie_bus_last);
 		return -EINVAL;
@@ -378,6 +379,15 @@ static int vm_plan_pci(struct vm *vm)
 	in.root_ports = vm->cfg.pcie_root_ports;
 	in.bus_first = vm->cfg.pcie_bus_first;
 	in.bus_last = vm->cfg.pcie_bus_last;
+	if (!in.bus_last) {
+		/* One bus per root port, and no spare ones for Linux to probe. */
+		unsigned int ports = vm->cfg.pcie_root_ports > vm->npci_devs ?
+					     vm->cfg.pcie_root_ports :
+					     vm->npci_devs;
+
+		in.bus_last = in.bus_first + ports > 255 ? 255 :
+							   in.bus_first + ports;
+	}
 	in.acs_enabled = !vm->cfg.acs_off;
 	in.acs_mask = vm->cfg.acs_mask;
 	in.low_size = vm->cfg.low_mmio;
