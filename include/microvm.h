@@ -15,6 +15,27 @@ extern "C" {
 
 struct microvm;
 
+/* A virtio-blk disk (--disk PATH[,ro][,id=NAME]). */
+struct microvm_disk {
+	const char *path; /* raw file or block device */
+	bool readonly;	  /* guest writes fail with an I/O error */
+	const char *id;	  /* serial the guest reads (GET_ID); NULL: none */
+};
+
+/* A virtio-net device on a tap interface (--net tap=NAME[,mac=MAC]). */
+struct microvm_net {
+	const char *tap; /* existing tap interface, or one we may create */
+	uint8_t mac[6];
+	bool mac_set; /* false: a locally administered MAC is derived */
+};
+
+/* virtio-vsock (--vsock cid=N,uds=PATH[,vhost=on]). */
+struct microvm_vsock {
+	uint32_t guest_cid; /* >= 3 */
+	const char *uds;    /* host side: PATH and PATH_<port> */
+	bool vhost;	    /* use /dev/vhost-vsock instead (uds unused) */
+};
+
 /* Log levels, most severe first. */
 enum microvm_log_level {
 	MICROVM_LOG_ERROR = 0,
@@ -70,7 +91,13 @@ struct microvm_config {
 	unsigned int pcie_bus_first;
 	unsigned int pcie_bus_last;
 	/* virtio devices (docs/virtio.md), each behind its own root port. */
-	bool rng; /* virtio-rng fed from getrandom(2) */
+	const struct microvm_disk *disks;
+	unsigned int ndisks;
+	const struct microvm_net *nets;
+	unsigned int nnets;
+	const struct microvm_vsock *vsock; /* NULL: no vsock device */
+	bool virtio_console; /* console on virtio-console (hvc0), not UART */
+	bool rng;	     /* virtio-rng fed from getrandom(2) */
 	/* Synthetic endpoints, "bar0=16M:32,bar1=128G:64pref" each. */
 	const char *const *pci_testdevs;
 	unsigned int n_pci_testdevs;

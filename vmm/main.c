@@ -37,6 +37,11 @@ struct cli {
 	const char *timings_json; /* --timings-json PATH */
 	const char **testdevs;
 	unsigned int ntestdevs;
+	struct microvm_disk *disks;
+	struct microvm_net *nets;
+	struct microvm_vsock vsock;
+	char **specs; /* copies the device structs point into */
+	unsigned int nspecs;
 	const char *console;
 	int console_file_fd;
 	bool raw_tty;
@@ -81,6 +86,16 @@ static const char usage_run[] =
 	"\n"
 	"Devices (virtio over PCIe, each behind its own root port; see\n"
 	"docs/virtio.md):\n"
+	"  --disk PATH[,ro][,id=NAME]\n"
+	"                          virtio-blk on a raw file or block device (io_uring);\n"
+	"                          ro: guest writes fail; id: what the guest reads as\n"
+	"                          serial. Repeatable.\n"
+	"  --net tap=NAME[,mac=MAC]\n"
+	"                          virtio-net on a tap interface. Repeatable.\n"
+	"  --vsock cid=N,uds=PATH  virtio-vsock; guest connections to port P reach the\n"
+	"                          Unix socket PATH_P; host programs connect to PATH and\n"
+	"                          send \"CONNECT P\\n\". vhost=on uses /dev/vhost-vsock.\n"
+	"  --virtio-console        the console on virtio-console (hvc0) instead of ttyS0\n"
 	"  --rng                   virtio-rng, fed from getrandom(2) (/dev/hwrng)\n"
 	"\n"
 	"PCIe (see docs/pcie.md; `microvm plan` shows the layout without "
@@ -251,6 +266,10 @@ enum {
 	OPT_TOPOLOGY_JSON,
 	OPT_TIMINGS_JSON,
 	OPT_RNG,
+	OPT_DISK,
+	OPT_NET,
+	OPT_VSOCK,
+	OPT_VIRTIO_CONSOLE,
 };
 
 static const struct option run_options[] = {
@@ -271,6 +290,10 @@ static const struct option run_options[] = {
 	{"topology-json", required_argument, NULL, OPT_TOPOLOGY_JSON},
 	{"timings-json", required_argument, NULL, OPT_TIMINGS_JSON},
 	{"rng", no_argument, NULL, OPT_RNG},
+	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
+	{"virtio-console", no_argument, NULL, OPT_VIRTIO_CONSOLE},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -352,6 +375,73 @@ static int parse_pcie_option(struct cli *c, int opt, const char *arg)
 	return -1;
 }
 
+/* A private copy of a device spec that the parsed struct points into. */
+static char *keep_spec(struct cli *c, const char *arg)
+{
+	char **n = realloc(c->specs, (c->nspecs + 1) * sizeof(*n));
+
+	if (!n)
+		return NULL;
+	c->specs = n;
+	n[c->nspecs] = strdup(arg);
+	return n[c->nspecs] ? n[c->nspecs++] : NULL;
+}
+
+static int parse_device_option(struct cli *c, int opt, const char *arg)
+{
+	char err[160], *spec = keep_spec(c, arg);
+	void *n;
+	int r;
+
+	if (!spec)
+		return usage_error("out of memory");
+	switch (opt) {
+	case OPT_DISK:
+		n = realloc(c->disks, (c->cfg.ndisks + 1) * sizeof(*c->disks));
+		if (!n)
+			return usage_error("out of memory");
+		c->disks = n;
+		r = parse_disk_spec(spec, &c->disks[c->cfg.ndisks], err,
+				    sizeof(err));
+		if (r < 0)
+			return usage_error("--disk %s: %s", arg, err);
+		c->cfg.disks = c->disks;
+		c->cfg.ndisks++;
+		return 0;
+	case OPT_NET:
+		n = realloc(c->nets, (c->cfg.nnets + 1) * sizeof(*c->nets));
+		if (!n)
+			return usage_error("out of memory");
+		c->nets = n;
+		r = parse_net_spec(spec, &c->nets[c->cfg.nnets], err,
+				   sizeof(err));
+		if (r < 0)
+			return usage_error("--net %s: %s", arg, err);
+		c->cfg.nets = c->nets;
+		c->cfg.nnets++;
+		return 0;
+	case OPT_VSOCK:
+		if (c->cfg.vsock)
+			return usage_error("--vsock: only one vsock device");
+		r = parse_vsock_spec(spec, &c->vsock, err, sizeof(err));
+		if (r < 0)
+			return usage_error("--vsock %s: %s", arg, err);
+		c->cfg.vsock = &c->vsock;
+		return 0;
+	}
+	return -1;
+}
+
+static void free_cli(struct cli *c)
+{
+	for (unsigned int i = 0; i < c->nspecs; i++)
+		free(c->specs[i]);
+	free(c->specs);
+	free(c->disks);
+	free(c->nets);
+	free(c->testdevs);
+}
+
 /* Returns -1 to go on, else an exit status. */
 static int parse_run_args(struct cli *c, int argc, char **argv)
 {
@@ -417,6 +507,16 @@ static int parse_run_args(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_RNG:
 			c->cfg.rng = true;
+			break;
+		case OPT_VIRTIO_CONSOLE:
+			c->cfg.virtio_console = true;
+			break;
+		case OPT_DISK:
+		case OPT_NET:
+		case OPT_VSOCK:
+			r = parse_device_option(c, opt, optarg);
+			if (r)
+				return r;
 			break;
 		case 'h':
 			fputs(usage_run, stdout);
@@ -572,7 +672,7 @@ static int cmd_plan(int argc, char **argv)
 out:
 	free(text);
 	free(json);
-	free(c.testdevs);
+	free_cli(&c);
 	return status;
 }
 
@@ -714,7 +814,7 @@ out:
 	cli_for_crash = NULL;
 	if (c.console_file_fd >= 0)
 		close(c.console_file_fd);
-	free(c.testdevs);
+	free_cli(&c);
 	return status;
 }
 

@@ -17,6 +17,29 @@ parse_size(const char *s, uint64_t default_unit, uint64_t *out);
 /* Parse a decimal or 0x-hex unsigned integer, whole string. */
 __attribute__((warn_unused_result)) int parse_u64(const char *s, uint64_t *out);
 
+struct microvm_disk;
+struct microvm_net;
+struct microvm_vsock;
+
+/*
+ * Device specs of the CLI. Each writes a one-line reason into err on
+ * -EINVAL. Strings in the result point into `spec`, which is modified
+ * (options are split at commas), so it must outlive the result.
+ */
+/* "PATH[,ro][,id=NAME]" */
+__attribute__((warn_unused_result)) int
+parse_disk_spec(char *spec, struct microvm_disk *out, char *err, size_t len);
+/* "tap=NAME[,mac=aa:bb:cc:dd:ee:ff]" */
+__attribute__((warn_unused_result)) int
+parse_net_spec(char *spec, struct microvm_net *out, char *err, size_t len);
+/* "cid=N,uds=PATH" or "cid=N,vhost=on" */
+__attribute__((warn_unused_result)) int
+parse_vsock_spec(char *spec, struct microvm_vsock *out, char *err,
+		 size_t len);
+/* "aa:bb:cc:dd:ee:ff" */
+__attribute__((warn_unused_result)) int parse_mac(const char *s,
+						  uint8_t mac[6]);
+
 /* "512M", "1.5G" style, for messages. */
 void format_size(uint64_t bytes, char *buf, size_t len);
 

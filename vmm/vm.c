@@ -182,6 +182,15 @@ static char *dup_or_null(const char *s)
 
 static void vm_config_free(struct vm_config *c)
 {
+	for (unsigned int i = 0; i < c->ndisks; i++) {
+		free((char *)c->disks[i].path);
+		free((char *)c->disks[i].id);
+	}
+	free(c->disks);
+	for (unsigned int i = 0; i < c->nnets; i++)
+		free((char *)c->nets[i].tap);
+	free(c->nets);
+	free((char *)c->vsock.uds);
 	for (unsigned int i = 0; i < c->n_pci_testdevs; i++)
 		free(c->pci_testdevs[i]);
 	free(c->pci_testdevs);
@@ -191,9 +200,70 @@ static void vm_config_free(struct vm_config *c)
 	free(c->cpu_features);
 }
 
+/* Deep copies of the virtio device lists; the strings stay ours. */
+static int vm_config_copy_virtio(struct vm *vm,
+				 const struct microvm_config *in)
+{
+	struct vm_config *c = &vm->cfg;
+
+	if (in->ndisks) {
+		c->disks = calloc(in->ndisks, sizeof(*c->disks));
+		if (!c->disks)
+			return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < in->ndisks; i++) {
+		if (!in->disks[i].path || !*in->disks[i].path) {
+			log_err(&vm->log, "vm", "disk %u has no path", i);
+			return -EINVAL;
+		}
+		c->disks[i] = in->disks[i];
+		c->disks[i].path = strdup(in->disks[i].path);
+		c->disks[i].id = dup_or_null(in->disks[i].id);
+		c->ndisks = i + 1;
+		if (!c->disks[i].path || (in->disks[i].id && !c->disks[i].id))
+			return -ENOMEM;
+	}
+	if (in->nnets) {
+		c->nets = calloc(in->nnets, sizeof(*c->nets));
+		if (!c->nets)
+			return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < in->nnets; i++) {
+		if (!in->nets[i].tap || !*in->nets[i].tap) {
+			log_err(&vm->log, "vm", "network %u has no tap name", i);
+			return -EINVAL;
+		}
+		c->nets[i] = in->nets[i];
+		c->nets[i].tap = strdup(in->nets[i].tap);
+		c->nnets = i + 1;
+		if (!c->nets[i].tap)
+			return -ENOMEM;
+	}
+	if (in->vsock) {
+		if (in->vsock->guest_cid < 3) {
+			log_err(&vm->log, "vm",
+				"vsock guest CID must be 3 or more, got %u",
+				in->vsock->guest_cid);
+			return -EINVAL;
+		}
+		if (!in->vsock->vhost &&
+		    (!in->vsock->uds || !*in->vsock->uds)) {
+			log_err(&vm->log, "vm", "vsock needs a uds path");
+			return -EINVAL;
+		}
+		c->vsock = *in->vsock;
+		c->vsock.uds = dup_or_null(in->vsock->uds);
+		if (in->vsock->uds && !c->vsock.uds)
+			return -ENOMEM;
+		c->has_vsock = true;
+	}
+	return 0;
+}
+
 static int vm_config_copy_pcie(struct vm *vm, const struct microvm_config *in)
 {
 	struct vm_config *c = &vm->cfg;
+	int r;
 
 	if ((in->pcie_bus_last && in->pcie_bus_first > in->pcie_bus_last) ||
 	    in->pcie_bus_first > 255 || in->pcie_bus_last > 255) {
@@ -216,6 +286,10 @@ static int vm_config_copy_pcie(struct vm *vm, const struct microvm_config *in)
 	c->pcie_bus_first = in->pcie_bus_first;
 	c->pcie_bus_last = in->pcie_bus_last;
 	c->rng = in->rng;
+	c->virtio_console = in->virtio_console;
+	r = vm_config_copy_virtio(vm, in);
+	if (r < 0)
+		return r;
 	if (!in->n_pci_testdevs)
 		return 0;
 	c->pci_testdevs = calloc(in->n_pci_testdevs, sizeof(char *));
@@ -359,6 +433,14 @@ static int vm_add_devices(struct vm *vm)
 {
 	int r = pci_host_add_testdevs(vm);
 
+	for (unsigned int i = 0; !r && i < vm->cfg.ndisks; i++)
+		r = virtio_blk_add(vm, &vm->cfg.disks[i], i);
+	for (unsigned int i = 0; !r && i < vm->cfg.nnets; i++)
+		r = virtio_net_add(vm, &vm->cfg.nets[i], i);
+	if (!r && vm->cfg.has_vsock)
+		r = virtio_vsock_add(vm, &vm->cfg.vsock);
+	if (!r && vm->cfg.virtio_console)
+		r = virtio_console_add(vm);
 	if (!r && vm->cfg.rng)
 		r = virtio_rng_add(vm);
 	return r;

@@ -58,6 +58,14 @@ struct vm_config {
 	unsigned int pcie_bus_first, pcie_bus_last;
 	char **pci_testdevs;
 	unsigned int n_pci_testdevs;
+	/* virtio */
+	struct microvm_disk *disks; /* strings owned */
+	unsigned int ndisks;
+	struct microvm_net *nets;
+	unsigned int nnets;
+	struct microvm_vsock vsock; /* uds NULL and cid 0: none */
+	bool has_vsock;
+	bool virtio_console;
 	bool rng;
 };
 

@@ -3,6 +3,33 @@
 #define DEVICES_VIRTIO_DEVICES_H
 
 struct vm;
+struct microvm_disk;
+struct microvm_net;
+struct microvm_vsock;
+
+/*
+ * Each adds one device to the VM's PCI slots (before planning). They open
+ * their back-end here, so a missing file or tap is an error with the
+ * user's words in it, before anything runs. Order of registration is the
+ * guest order: disks, networks, vsock, console, rng.
+ */
+
+/* virtio-blk (--disk): `index` names it "virtio-blk<index>". */
+__attribute__((warn_unused_result)) int
+virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
+	       unsigned int index);
+
+/* virtio-net (--net) on a tap device. */
+__attribute__((warn_unused_result)) int
+virtio_net_add(struct vm *vm, const struct microvm_net *net,
+	       unsigned int index);
+
+/* virtio-vsock (--vsock), Unix socket or vhost back-end. */
+__attribute__((warn_unused_result)) int
+virtio_vsock_add(struct vm *vm, const struct microvm_vsock *vsock);
+
+/* virtio-console (--virtio-console): hvc0 on the console fds. */
+__attribute__((warn_unused_result)) int virtio_console_add(struct vm *vm);
 
 /* virtio-rng (--rng): entropy from getrandom(2). */
 __attribute__((warn_unused_result)) int virtio_rng_add(struct vm *vm);
