@@ -21,9 +21,9 @@ mkdir -p "$LOGDIR"
 
 TESTS=(boot-smp-mem pvh-vmlinux cpu-features pcie-topology shell panic reboot missing-kernel not-a-kernel memory-1m
 	memory-below-kernel unknown-flag cpus-zero)
-# Device tests live in tests/boot/l2.d/*.sh: each appends its names to
+# Device tests live in tests/boot/devices/*.sh: each appends its names to
 # TESTS and defines test_<name> (dashes become underscores).
-for f in tests/boot/l2.d/*.sh; do
+for f in tests/boot/devices/*.sh; do
 	[[ -e "$f" ]] && . "$f"
 done
 selected=()
