@@ -100,6 +100,7 @@ struct virtio_dev {
 	struct virtio_kick_ctx kick[VIRTIO_MAX_QUEUES];
 
 	unsigned int msix_cap;
+	unsigned int pci_cfg_cap; /* VIRTIO_PCI_CAP_PCI_CFG window */
 	unsigned int nvectors;
 	struct virtio_msix_vec vec[VIRTIO_MAX_QUEUES + 1];
 	struct ratelimit rl;

@@ -16,7 +16,7 @@
 #include "vmm/irq.h"
 #include "vmm/vm.h"
 
-#define VIRTIO_PCI_VENDOR 0x1af4
+#define VIRTIO_PCI_VENDOR      0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + device id: modern devices */
 
 #define MSIX_CTRL_MASKED 1u
@@ -74,8 +74,8 @@ static void msix_flush_pending(struct virtio_dev *d)
 	}
 }
 
-static void msix_table_access(struct virtio_dev *d, uint64_t off,
-			      uint8_t *data, unsigned int len, bool is_write)
+static void msix_table_access(struct virtio_dev *d, uint64_t off, uint8_t *data,
+			      unsigned int len, bool is_write)
 {
 	unsigned int v = (unsigned int)(off / 16), word = (off % 16) / 4;
 	struct virtio_msix_vec *e;
@@ -92,10 +92,10 @@ static void msix_table_access(struct virtio_dev *d, uint64_t off,
 		return;
 	}
 	e = &d->vec[v];
-	field = word == 0 ? &e->addr_lo :
-		word == 1 ? &e->addr_hi :
-		word == 2 ? &e->data :
-			    &e->ctrl;
+	field = word == 0   ? &e->addr_lo
+		: word == 1 ? &e->addr_hi
+		: word == 2 ? &e->data
+			    : &e->ctrl;
 	if (!is_write) {
 		memcpy(data, field, 4);
 		return;
@@ -155,8 +155,7 @@ void virtio_notify_config(struct virtio_dev *d)
 		msix_fire(d, d->msix_config);
 }
 
-void virtio_queue_broken(struct virtio_dev *d, unsigned int q,
-			 const char *why)
+void virtio_queue_broken(struct virtio_dev *d, unsigned int q, const char *why)
 {
 	if (ratelimit_ok(&d->rl, 5))
 		log_warn(&d->vm->log, d->fn.name,
@@ -222,11 +221,12 @@ static void virtio_activate(struct virtio_dev *d)
 
 		if (!q->enabled)
 			continue;
-		r = virtq_init(&q->vq, &d->vm->mem, q->size, q->desc,
-			       q->driver, q->device, d->driver_features);
+		r = virtq_init(&q->vq, &d->vm->mem, q->size, q->desc, q->driver,
+			       q->device, d->driver_features);
 		if (r < 0) {
-			virtio_queue_broken(d, i, "rings outside guest RAM "
-						  "or misaligned");
+			virtio_queue_broken(d, i,
+					    "rings outside guest RAM "
+					    "or misaligned");
 			return;
 		}
 		q->live = true;
@@ -250,11 +250,14 @@ static void virtio_set_status(struct virtio_dev *d, uint8_t v)
 		/* Refuse what we did not offer, and legacy drivers. */
 		if ((d->driver_features & ~d->device_features) ||
 		    !virtio_has_feature(d, VIRTIO_F_VERSION_1)) {
-			log_warn(&d->vm->log, d->fn.name,
-				 "driver asked for features 0x%llx beyond "
-				 "0x%llx (or no VERSION_1); refusing",
-				 (unsigned long long)d->driver_features,
-				 (unsigned long long)d->device_features);
+			if (ratelimit_ok(&d->rl, 5))
+				log_warn(
+					&d->vm->log, d->fn.name,
+					"driver asked for features 0x%llx "
+					"beyond "
+					"0x%llx (or no VERSION_1); refusing",
+					(unsigned long long)d->driver_features,
+					(unsigned long long)d->device_features);
 			v &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
 		}
 	}
@@ -275,17 +278,15 @@ static uint64_t common_read(struct virtio_dev *d, unsigned int off)
 	case VIRTIO_PCI_COMMON_DFSELECT:
 		return d->dfselect;
 	case VIRTIO_PCI_COMMON_DF:
-		return d->dfselect < 2 ?
-			       (uint32_t)(d->device_features >>
-					  (32 * d->dfselect)) :
-			       0;
+		return d->dfselect < 2 ? (uint32_t)(d->device_features >>
+						    (32 * d->dfselect))
+				       : 0;
 	case VIRTIO_PCI_COMMON_GFSELECT:
 		return d->gfselect;
 	case VIRTIO_PCI_COMMON_GF:
-		return d->gfselect < 2 ?
-			       (uint32_t)(d->driver_features >>
-					  (32 * d->gfselect)) :
-			       0;
+		return d->gfselect < 2 ? (uint32_t)(d->driver_features >>
+						    (32 * d->gfselect))
+				       : 0;
 	case VIRTIO_PCI_COMMON_MSIX:
 		return d->msix_config;
 	case VIRTIO_PCI_COMMON_NUMQ:
@@ -320,17 +321,22 @@ static int common_field(unsigned int off, unsigned int *start)
 	static const struct {
 		uint8_t start, width;
 	} f[] = {
-		{ VIRTIO_PCI_COMMON_DFSELECT, 4 }, { VIRTIO_PCI_COMMON_DF, 4 },
-		{ VIRTIO_PCI_COMMON_GFSELECT, 4 }, { VIRTIO_PCI_COMMON_GF, 4 },
-		{ VIRTIO_PCI_COMMON_MSIX, 2 },	   { VIRTIO_PCI_COMMON_NUMQ, 2 },
-		{ VIRTIO_PCI_COMMON_STATUS, 1 },
-		{ VIRTIO_PCI_COMMON_CFGGENERATION, 1 },
-		{ VIRTIO_PCI_COMMON_Q_SELECT, 2 },
-		{ VIRTIO_PCI_COMMON_Q_SIZE, 2 },   { VIRTIO_PCI_COMMON_Q_MSIX, 2 },
-		{ VIRTIO_PCI_COMMON_Q_ENABLE, 2 }, { VIRTIO_PCI_COMMON_Q_NOFF, 2 },
-		{ VIRTIO_PCI_COMMON_Q_DESCLO, 8 },
-		{ VIRTIO_PCI_COMMON_Q_AVAILLO, 8 },
-		{ VIRTIO_PCI_COMMON_Q_USEDLO, 8 },
+		{VIRTIO_PCI_COMMON_DFSELECT, 4},
+		{VIRTIO_PCI_COMMON_DF, 4},
+		{VIRTIO_PCI_COMMON_GFSELECT, 4},
+		{VIRTIO_PCI_COMMON_GF, 4},
+		{VIRTIO_PCI_COMMON_MSIX, 2},
+		{VIRTIO_PCI_COMMON_NUMQ, 2},
+		{VIRTIO_PCI_COMMON_STATUS, 1},
+		{VIRTIO_PCI_COMMON_CFGGENERATION, 1},
+		{VIRTIO_PCI_COMMON_Q_SELECT, 2},
+		{VIRTIO_PCI_COMMON_Q_SIZE, 2},
+		{VIRTIO_PCI_COMMON_Q_MSIX, 2},
+		{VIRTIO_PCI_COMMON_Q_ENABLE, 2},
+		{VIRTIO_PCI_COMMON_Q_NOFF, 2},
+		{VIRTIO_PCI_COMMON_Q_DESCLO, 8},
+		{VIRTIO_PCI_COMMON_Q_AVAILLO, 8},
+		{VIRTIO_PCI_COMMON_Q_USEDLO, 8},
 	};
 
 	for (unsigned int i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
@@ -342,8 +348,7 @@ static int common_field(unsigned int off, unsigned int *start)
 	return -1;
 }
 
-static void common_write(struct virtio_dev *d, unsigned int start,
-			 uint64_t v)
+static void common_write(struct virtio_dev *d, unsigned int start, uint64_t v)
 {
 	struct virtio_queue *q =
 		d->queue_sel < d->ops->nqueues ? &d->q[d->queue_sel] : NULL;
@@ -358,8 +363,8 @@ static void common_write(struct virtio_dev *d, unsigned int start,
 		d->gfselect = (uint32_t)v;
 		break;
 	case VIRTIO_PCI_COMMON_GF:
-		if (d->gfselect < 2 && !(d->status &
-					 VIRTIO_CONFIG_S_FEATURES_OK)) {
+		if (d->gfselect < 2 &&
+		    !(d->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 			unsigned int sh = 32 * d->gfselect;
 
 			d->driver_features &= ~(0xffffffffull << sh);
@@ -367,9 +372,9 @@ static void common_write(struct virtio_dev *d, unsigned int start,
 		}
 		break;
 	case VIRTIO_PCI_COMMON_MSIX:
-		d->msix_config = (uint16_t)v < d->nvectors ?
-					 (uint16_t)v :
-					 VIRTIO_MSI_NO_VECTOR;
+		d->msix_config = (uint16_t)v < d->nvectors
+					 ? (uint16_t)v
+					 : VIRTIO_MSI_NO_VECTOR;
 		break;
 	case VIRTIO_PCI_COMMON_STATUS:
 		virtio_set_status(d, (uint8_t)v);
@@ -379,15 +384,14 @@ static void common_write(struct virtio_dev *d, unsigned int start,
 		break;
 	case VIRTIO_PCI_COMMON_Q_SIZE:
 		/* A power of two up to the maximum, else ignored. */
-		if (q && setup && v && v <= d->ops->queue_max &&
-		    !(v & (v - 1)))
+		if (q && setup && v && v <= d->ops->queue_max && !(v & (v - 1)))
 			q->size = (uint16_t)v;
 		break;
 	case VIRTIO_PCI_COMMON_Q_MSIX:
 		if (q)
-			q->msix_vector = (uint16_t)v < d->nvectors ?
-						 (uint16_t)v :
-						 VIRTIO_MSI_NO_VECTOR;
+			q->msix_vector = (uint16_t)v < d->nvectors
+						 ? (uint16_t)v
+						 : VIRTIO_MSI_NO_VECTOR;
 		break;
 	case VIRTIO_PCI_COMMON_Q_ENABLE:
 		if (q && setup && v == 1)
@@ -410,8 +414,8 @@ static void common_write(struct virtio_dev *d, unsigned int start,
 	}
 }
 
-static void common_access(struct virtio_dev *d, unsigned int off,
-			  uint8_t *data, unsigned int len, bool is_write)
+static void common_access(struct virtio_dev *d, unsigned int off, uint8_t *data,
+			  unsigned int len, bool is_write)
 {
 	unsigned int start;
 	int width = common_field(off, &start);
@@ -487,7 +491,8 @@ static void virtio_bar_access(struct pci_function *f, unsigned int bar,
 		   off < VIRTIO_MSIX_TABLE_OFF + 16 * d->nvectors) {
 		msix_table_access(d, off - VIRTIO_MSIX_TABLE_OFF, data, len,
 				  is_write);
-	} else if (off >= VIRTIO_MSIX_PBA_OFF && off < VIRTIO_MSIX_PBA_OFF + 8) {
+	} else if (off >= VIRTIO_MSIX_PBA_OFF &&
+		   off < VIRTIO_MSIX_PBA_OFF + 8) {
 		if (!is_write)
 			msix_pba_read(d, off - VIRTIO_MSIX_PBA_OFF, data, len);
 	} else if (!is_write) {
@@ -504,15 +509,15 @@ static void virtio_bars_changed(struct pci_function *f)
 
 	for (unsigned int i = 0; i < d->ops->nqueues; i++) {
 		struct virtio_queue *q = &d->q[i];
-		uint64_t addr = base ? base + VIRTIO_NOTIFY_OFF +
-					       VIRTIO_NOTIFY_MULT * i :
-				       0;
+		uint64_t addr =
+			base ? base + VIRTIO_NOTIFY_OFF + VIRTIO_NOTIFY_MULT * i
+			     : 0;
 
 		if (q->ioeventfd_addr == addr)
 			continue;
 		if (q->ioeventfd_addr)
 			(void)!vm_ioeventfd(d->vm, q->ioeventfd_addr, 2,
-					   q->kick_fd, false);
+					    q->kick_fd, false);
 		q->ioeventfd_addr = 0;
 		/* Linux writes the queue index as 16 bits; other widths exit. */
 		if (addr && vm_ioeventfd(d->vm, addr, 2, q->kick_fd, true) == 0)
@@ -524,11 +529,60 @@ static void virtio_bars_changed(struct pci_function *f)
 	}
 }
 
+/*
+ * The VIRTIO_PCI_CAP_PCI_CFG window: the driver puts a BAR offset and a
+ * length (1, 2 or 4) in the capability, then reads or writes
+ * pci_cfg_data to reach BAR0 through config space.
+ */
+static bool pci_cfg_window(struct virtio_dev *d, unsigned int off,
+			   unsigned int len, uint32_t *bar_off,
+			   unsigned int *blen)
+{
+	unsigned int data = d->pci_cfg_cap + sizeof(struct virtio_pci_cap);
+	struct pci_config *c = &d->fn.cfg;
+
+	if (!d->pci_cfg_cap || off >= data + 4 || off + len <= data)
+		return false;
+	*bar_off = pci_get32(c, d->pci_cfg_cap + 8);
+	*blen = pci_get32(c, d->pci_cfg_cap + 12);
+	return c->cfg[d->pci_cfg_cap + 4] == 0 &&
+	       (*blen == 1 || *blen == 2 || *blen == 4) &&
+	       *bar_off <= VIRTIO_BAR_SIZE - *blen && !(*bar_off % *blen);
+}
+
+static void virtio_config_read_hook(struct pci_function *f, unsigned int off,
+				    unsigned int len)
+{
+	struct virtio_dev *d = f->opaque;
+	unsigned int data = d->pci_cfg_cap + sizeof(struct virtio_pci_cap);
+	uint8_t buf[4] = {0};
+	uint32_t bar_off;
+	unsigned int blen;
+
+	if (!pci_cfg_window(d, off, len, &bar_off, &blen))
+		return;
+	virtio_bar_access(f, 0, bar_off, buf, blen, false);
+	memcpy(&f->cfg.cfg[data], buf, 4);
+}
+
 /* MSI-X enable or function mask changed in config space. */
 static void virtio_config_written(struct pci_function *f, unsigned int off,
 				  unsigned int len)
 {
 	struct virtio_dev *d = f->opaque;
+	uint32_t bar_off;
+	unsigned int blen;
+
+	if (pci_cfg_window(d, off, len, &bar_off, &blen)) {
+		uint8_t buf[4];
+
+		memcpy(buf,
+		       &f->cfg.cfg[d->pci_cfg_cap +
+				   sizeof(struct virtio_pci_cap)],
+		       4);
+		virtio_bar_access(f, 0, bar_off, buf, blen, true);
+		return;
+	}
 
 	if (off < d->msix_cap + PCI_MSIX_FLAGS + 2 &&
 	    off + len > d->msix_cap + PCI_MSIX_FLAGS) {
@@ -607,8 +661,8 @@ int virtio_pci_init(struct virtio_dev *d, struct vm *vm,
 	r = add_vendor_cap(c, VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_COMMON_OFF,
 			   VIRTIO_COMMON_SIZE, 0);
 	if (r >= 0)
-		r = add_vendor_cap(c, VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_ISR_OFF,
-				   1, 0);
+		r = add_vendor_cap(c, VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_ISR_OFF, 1,
+				   0);
 	if (r >= 0 && ops->config_size)
 		r = add_vendor_cap(c, VIRTIO_PCI_CAP_DEVICE_CFG,
 				   VIRTIO_DEVICE_OFF, ops->config_size, 0);
@@ -623,6 +677,15 @@ int virtio_pci_init(struct virtio_dev *d, struct vm *vm,
 	}
 	if (r < 0)
 		return r;
+	/* Config-space access to BAR0, which the spec requires. */
+	cap = add_vendor_cap(c, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, 4);
+	if (cap < 0)
+		return cap;
+	d->pci_cfg_cap = (unsigned int)cap;
+	pci_wmask16(c, (unsigned int)cap + 4, 0x00ff); /* bar */
+	pci_wmask32(c, (unsigned int)cap + 8, 0xffffffff); /* offset */
+	pci_wmask32(c, (unsigned int)cap + 12, 0xffffffff); /* length */
+	pci_wmask32(c, (unsigned int)cap + 16, 0xffffffff); /* data */
 	/* MSI-X: one vector per queue plus one for config changes. */
 	cap = pci_cap_add(c, PCI_CAP_ID_MSIX, PCI_CAP_MSIX_SIZEOF);
 	if (cap < 0)
@@ -656,7 +719,7 @@ int virtio_pci_init(struct virtio_dev *d, struct vm *vm,
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (q->kick_fd < 0)
 			return -errno;
-		*k = (struct virtio_kick_ctx){ d, i };
+		*k = (struct virtio_kick_ctx){d, i};
 		r = evloop_add(vm->loop, q->kick_fd, POLLIN, virtio_kick, k,
 			       &q->kick_src);
 		if (r < 0)
@@ -665,6 +728,7 @@ int virtio_pci_init(struct virtio_dev *d, struct vm *vm,
 	d->fn.bar_access = virtio_bar_access;
 	d->fn.bars_changed = virtio_bars_changed;
 	d->fn.config_written = virtio_config_written;
+	d->fn.config_read_hook = virtio_config_read_hook;
 	d->fn.opaque = d;
 	virtio_reset(d);
 	return 0;
@@ -683,14 +747,14 @@ void virtio_pci_destroy(struct virtio_dev *d)
 
 		if (q->ioeventfd_addr)
 			(void)!vm_ioeventfd(d->vm, q->ioeventfd_addr, 2,
-					   q->kick_fd, false);
+					    q->kick_fd, false);
 		if (q->kick_fd >= 0)
 			close(q->kick_fd);
 	}
 	for (unsigned int v = 0; v < d->nvectors; v++) {
 		if (d->vec[v].fd >= 0) {
 			(void)!vm_irqfd(d->vm, d->vec[v].fd, d->vec[v].gsi,
-				       false);
+					false);
 			close(d->vec[v].fd);
 		}
 	}

@@ -147,6 +147,8 @@ static void tiny_run(const struct tiny_boot *b)
 		mode_acpi(b);
 	} else if (str_eq(mode, "pci")) {
 		tiny_pci(b->rsdp);
+	} else if (str_eq(mode, "virtio")) {
+		tiny_virtio(b->rsdp);
 	} else if (str_eq(mode, "cpuid")) {
 		mode_cpuid();
 	} else if (str_eq(mode, "marker")) {

@@ -52,6 +52,7 @@ struct tiny_boot {
 };
 
 void tiny_pci(uint64_t rsdp);
+void tiny_virtio(uint64_t rsdp);
 
 void putc_uart(char c);
 int getc_uart(void);

@@ -149,6 +149,13 @@ assert all(p["acs_mask"] == "0x5f" for p in t["root_ports"])
 PY
 then t_ok topology-json; else t_fail topology-json "rc=$rc"; fi
 
+# --- virtio transport: the tiny guest drives virtio-rng with a polled ring ---
+expect virtio-rng-transport 0 'TINY: virtio ok' $(tiny virtio) --rng
+grep -q 'refusing' <<<"$err" && t_ok virtio-refuses-unoffered-feature ||
+	t_fail virtio-refuses-unoffered-feature "no refusal logged: $err"
+expect virtio-rng-transport-pvh 0 'TINY: virtio ok' --kernel "$PVH" --cmdline tiny.mode=virtio --rng \
+	--pcie-root-ports 9 --pci-testdev bar0=1M:32
+
 # --- CPUID as the guest sees it ---
 cpuid_ecx() { grep -o 'cpuid.1 ecx=0x[0-9a-f]*' <<<"$out" | cut -d= -f2; }
 vm cpuid-default $(tiny cpuid) --cpus 2
