@@ -58,6 +58,22 @@ $(BUILD)/tests/kvm/%: tests/kvm/%.c $(BUILD)/libmicrovm.a
 .PHONY: FORCE all deps test test-unit test-kvm test-boot run guest rig-shell \
 	clean format firmware check-format
 
+# ---- benchmark (bench/): bench-launch and the start/stop guest; `make bench` ----
+BENCH_BINS := $(BUILD)/bench/launch $(BUILD)/bench/guest-stop.elf $(BUILD)/bench/guest-halt.elf
+
+$(BUILD)/bench/launch: bench/launch.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
+$(BUILD)/bench/guest-%.elf: bench/guest/guest.S bench/guest/guest.ld
+	@mkdir -p $(dir $@)
+	$(CC) -nostdlib -static -no-pie -ffreestanding $(if $(filter halt,$*),-DHALT) \
+		-Wl,--build-id=none -Wl,-T,bench/guest/guest.ld -o $@ $<
+
+.PHONY: bench
+bench: all $(BENCH_BINS)
+	BUILD=$(BUILD) bench/run.sh
+
 deps:
 	scripts/deps.sh
 
@@ -100,3 +116,39 @@ clean:
 	rm -rf build build-san
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
+
+# ---- fuzzing: libFuzzer targets (clang, libclang-rt-14-dev) ----
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := build/fuzz
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wshadow \
+	-Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes \
+	-D_GNU_SOURCE -Iinclude -I. -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_VQ_SRCS := tests/fuzz/fuzz_virtqueue.c devices/virtio/virtqueue.c \
+	vmm/memory.c
+FUZZ_VQ_DEPS := $(FUZZ_VQ_SRCS) devices/virtio/virtqueue.h vmm/memory.h
+FUZZ_VQ_SEEDS := tests/fuzz/corpus/virtqueue
+
+.PHONY: fuzz fuzz-run fuzz-seeds
+
+fuzz: $(FUZZ_DIR)/fuzz_virtqueue
+
+$(FUZZ_DIR)/fuzz_virtqueue: $(FUZZ_VQ_DEPS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(FUZZ_VQ_SRCS)
+
+# Runs FUZZ_SECONDS from the seeds; new inputs go to build/, crashes to
+# $(FUZZ_DIR)/artifacts/. Exits non-zero on a crash, leak or timeout.
+fuzz-run: $(FUZZ_DIR)/fuzz_virtqueue
+	@mkdir -p $(FUZZ_DIR)/corpus/virtqueue $(FUZZ_DIR)/artifacts
+	$< -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=16384 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/ \
+		$(FUZZ_DIR)/corpus/virtqueue $(FUZZ_VQ_SEEDS)
+
+# Rewrites the seed corpus from the scenarios in fuzz_virtqueue.c.
+fuzz-seeds: $(FUZZ_VQ_DEPS)
+	@mkdir -p $(FUZZ_DIR) $(FUZZ_VQ_SEEDS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_VIRTQUEUE_SEEDS \
+		-o $(FUZZ_DIR)/virtqueue_seeds $(FUZZ_VQ_SRCS)
+	$(FUZZ_DIR)/virtqueue_seeds $(FUZZ_VQ_SEEDS)

@@ -9,6 +9,8 @@ PACKAGES=(
 	libcriterion-dev acpica-tools device-tree-compiler clang-format
 	# guest assets and rigs: kernel download/unpack (apt, dpkg-deb), initramfs, modules, QEMU
 	busybox-static cpio gzip xz-utils zstd kmod qemu-system-x86
+	# make bench: the driver, the chart
+	python3 gnuplot-nox
 )
 # Also used, from Debian's essential set: bash, coreutils (timeout), util-linux (flock),
 # findutils, grep, sed, mawk, apt, dpkg.

@@ -771,11 +771,16 @@ void vm_destroy(struct vm *vm)
 	evloop_destroy(vm->loop);
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
-	guest_mem_destroy(&vm->mem);
+	/*
+	 * Close the VM before unmapping its RAM: KVM then frees its page
+	 * tables wholesale instead of zapping them through MMU notifiers
+	 * page range by page range.
+	 */
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
+	guest_mem_destroy(&vm->mem);
 	if (vm->exit_efd >= 0)
 		close(vm->exit_efd);
 	vm_config_free(&vm->cfg);

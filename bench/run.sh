@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# run.sh: body of `make bench`: measures microvm (and QEMU where it can run) on this machine and inside the x86 rig, then writes bench/results/.
+#
+# Env: BUILD (default build); BENCH_OUT (default bench/results): where results.{json,md}
+#      and chart.png go; BENCH_ITERATIONS (10) Linux boots per VMM; BENCH_TINY_RUNS (10)
+#      tiny-guest runs per VMM; BENCH_MEMORY_RUNS (3); BENCH_RATE_RUNS (20) VMs per VMM in
+#      the start/stop rate; BENCH_QEMU_MACHINE (auto: the faster of -M microvm and -M q35
+#      that reaches /init; or microvm, q35); BENCH_RIG_TIMEOUT (2400 s) bounds the rig run;
+#      BENCH_SECTIONS ("host rig") which parts to measure; BENCH_KERNEL (bzimage: the
+#      guest's build/guest/vmlinuz; pvh: the ELF build/guest/vmlinux).
+# Raw per-run data and each run's console log stay under $BUILD/bench/.
+# Exit status: 0, or 1 when a run went wrong (the report is written anyway and lists it).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export BUILD="${BUILD:-build}"
+out="${BENCH_OUT:-bench/results}"
+raw="$BUILD/bench/raw"
+sections="${BENCH_SECTIONS:-host rig}"
+args=(--iterations "${BENCH_ITERATIONS:-10}" --tiny-runs "${BENCH_TINY_RUNS:-10}"
+	--memory-runs "${BENCH_MEMORY_RUNS:-3}" --rate-runs "${BENCH_RATE_RUNS:-20}"
+	--qemu-machine "${BENCH_QEMU_MACHINE:-auto}" --kernel "${BENCH_KERNEL:-bzimage}")
+
+# The bench binaries (make bench has built them; a direct call builds them here).
+make --no-print-directory -s BUILD="$BUILD" "$BUILD/microvm" "$BUILD/bench/launch" \
+	"$BUILD/bench/guest-stop.elf" "$BUILD/bench/guest-halt.elf"
+if [[ " $sections " == *" rig "* ]]; then
+	scripts/guest-assets.sh
+fi
+
+rm -rf "$raw" "$BUILD/bench/logs"
+mkdir -p "$raw"
+status=0
+files=()
+t0=$SECONDS
+if [[ " $sections " == *" host "* ]]; then
+	echo "bench: on this machine" >&2
+	python3 bench/bench.py measure --section host --out "$raw/host.json" "${args[@]}" || status=1
+	[[ -f "$raw/host.json" ]] && files+=("$raw/host.json")
+fi
+if [[ " $sections " == *" rig "* ]]; then
+	echo "bench: inside the x86 rig (Linux boots take ~20 s each there)" >&2
+	tests/rig/x86-rig.sh --timeout "${BENCH_RIG_TIMEOUT:-2400}" -- \
+		python3 bench/bench.py measure --section rig --out "$raw/rig.json" "${args[@]}" || status=1
+	[[ -f "$raw/rig.json" ]] && files+=("$raw/rig.json")
+fi
+if ((${#files[@]} == 0)); then
+	echo "bench: no measurements" >&2
+	exit 1
+fi
+python3 bench/bench.py report "${files[@]}" --out "$out" --workdir "$BUILD/bench"
+echo "bench: done in $((SECONDS - t0)) s; see $out/results.md" >&2
+exit "$status"
