@@ -1,15 +1,18 @@
-/* evloop.c: io_uring (liburing) poll loop, with an epoll fallback where io_uring is disabled. */
+/* evloop.c: io_uring (liburing) poll and file I/O loop, with an epoll fallback where io_uring is disabled. */
 #include "vmm/evloop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <liburing.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 struct ev_source {
@@ -18,8 +21,22 @@ struct ev_source {
 	ev_cb cb;
 	void *opaque;
 	bool armed;
+	/*
+	 * epoll: an fd epoll refuses (a regular file, /dev/null) is always
+	 * ready, as poll(2) says: dispatched on every round while armed.
+	 */
+	bool always;
 	struct ev_source *next;
 };
+
+/* SQ entries; the CQ is larger so that many requests can be in flight. */
+#define EVLOOP_SQ_ENTRIES 256
+#define EVLOOP_CQ_ENTRIES 4096
+
+/* CQE user data: an ev_source pointer, or an ev_io pointer with bit 0 set. */
+#define EVLOOP_TAG_IO 1ul
+
+enum ev_io_op { EV_IO_READV, EV_IO_WRITEV, EV_IO_FDATASYNC };
 
 struct evloop {
 	const struct logger *log;
@@ -28,9 +45,14 @@ struct evloop {
 	int epfd;
 	int wake_fd;
 	struct ev_source wake;
-	pthread_mutex_t lock; /* submission queue and source list */
+	pthread_mutex_t lock; /* submission queue, source list, the below */
 	struct ev_source *sources;
 	atomic_bool stop;
+	bool running; /* inside evloop_run(), on `thread` */
+	pthread_t thread;
+	unsigned int always_armed; /* epoll: armed `always` sources */
+	unsigned long io_inflight; /* io_uring: queued, not yet completed */
+	struct ev_io *done_head, *done_tail; /* epoll: done, callback due */
 };
 
 static bool wake_cb(void *opaque, int fd, uint32_t revents)
@@ -39,6 +61,19 @@ static bool wake_cb(void *opaque, int fd, uint32_t revents)
 
 	(void)!read(fd, &v, sizeof(v));
 	return true;
+}
+
+/* Whether the caller is the loop thread. Caller holds loop->lock. */
+static bool on_loop_thread_locked(const struct evloop *loop)
+{
+	return loop->running && pthread_equal(loop->thread, pthread_self());
+}
+
+static void wake_loop(struct evloop *loop)
+{
+	uint64_t one = 1;
+
+	(void)!write(loop->wake_fd, &one, sizeof(one));
 }
 
 /* Caller holds loop->lock. */
@@ -63,6 +98,8 @@ static int arm_locked(struct evloop *loop, struct ev_source *src)
 		r = io_uring_submit(&loop->ring);
 		if (r < 0)
 			return r;
+	} else if (src->always) {
+		loop->always_armed++;
 	} else {
 		struct epoll_event ev = {
 			.events = src->events | EPOLLONESHOT,
@@ -71,16 +108,34 @@ static int arm_locked(struct evloop *loop, struct ev_source *src)
 
 		if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, src->fd, &ev) < 0 &&
 		    (errno != ENOENT ||
-		     epoll_ctl(loop->epfd, EPOLL_CTL_ADD, src->fd, &ev) < 0))
-			return -errno;
+		     epoll_ctl(loop->epfd, EPOLL_CTL_ADD, src->fd, &ev) < 0)) {
+			if (errno != EPERM)
+				return -errno;
+			src->always = true;
+			loop->always_armed++;
+		}
 	}
 	src->armed = true;
 	return 0;
 }
 
+static int uring_init(struct io_uring *ring)
+{
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_CQSIZE,
+		.cq_entries = EVLOOP_CQ_ENTRIES,
+	};
+	int r = io_uring_queue_init_params(EVLOOP_SQ_ENTRIES, ring, &p);
+
+	if (r == -EINVAL) /* kernels before 5.5: no CQSIZE */
+		r = io_uring_queue_init(EVLOOP_SQ_ENTRIES, ring, 0);
+	return r;
+}
+
 int evloop_create(struct evloop **out, const struct logger *lg)
 {
 	struct evloop *loop = calloc(1, sizeof(*loop));
+	const char *force = getenv("MICROVM_EVLOOP");
 	int r;
 
 	if (!loop)
@@ -88,12 +143,18 @@ int evloop_create(struct evloop **out, const struct logger *lg)
 	loop->log = lg;
 	loop->epfd = -1;
 	pthread_mutex_init(&loop->lock, NULL);
-	r = io_uring_queue_init(64, &loop->ring, 0);
+	/* MICROVM_EVLOOP=epoll: test the fallback where io_uring works. */
+	if (force && !strcmp(force, "epoll"))
+		r = -EPERM;
+	else
+		r = uring_init(&loop->ring);
 	if (r == 0) {
 		loop->use_uring = true;
 	} else {
 		log_info(lg, "evloop", "io_uring unavailable (%s), using epoll",
-			 strerror(-r));
+			 force && !strcmp(force, "epoll") ?
+				 "MICROVM_EVLOOP=epoll" :
+				 strerror(-r));
 		loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 		if (loop->epfd < 0) {
 			r = -errno;
@@ -132,6 +193,7 @@ int evloop_add(struct evloop *loop, int fd, uint32_t events, ev_cb cb,
 	       void *opaque, struct ev_source **out)
 {
 	struct ev_source *src = calloc(1, sizeof(*src));
+	bool wake;
 	int r;
 
 	if (!src)
@@ -144,11 +206,14 @@ int evloop_add(struct evloop *loop, int fd, uint32_t events, ev_cb cb,
 		src->next = loop->sources;
 		loop->sources = src;
 	}
+	wake = r == 0 && src->always && !on_loop_thread_locked(loop);
 	pthread_mutex_unlock(&loop->lock);
 	if (r < 0) {
 		free(src);
 		return r;
 	}
+	if (wake)
+		wake_loop(loop);
 	if (out)
 		*out = src;
 	return 0;
@@ -156,11 +221,16 @@ int evloop_add(struct evloop *loop, int fd, uint32_t events, ev_cb cb,
 
 int evloop_rearm(struct evloop *loop, struct ev_source *src)
 {
+	bool wake;
 	int r;
 
 	pthread_mutex_lock(&loop->lock);
 	r = arm_locked(loop, src);
+	/* An always-ready source must not wait for epoll_wait(-1) to end. */
+	wake = r == 0 && src->always && !on_loop_thread_locked(loop);
 	pthread_mutex_unlock(&loop->lock);
+	if (wake)
+		wake_loop(loop);
 	return r;
 }
 
@@ -168,6 +238,8 @@ static void dispatch(struct evloop *loop, struct ev_source *src,
 		     uint32_t revents)
 {
 	pthread_mutex_lock(&loop->lock);
+	if (src->always && src->armed)
+		loop->always_armed--;
 	src->armed = false;
 	pthread_mutex_unlock(&loop->lock);
 	if (src->cb(src->opaque, src->fd, revents)) {
@@ -179,42 +251,132 @@ static void dispatch(struct evloop *loop, struct ev_source *src,
 	}
 }
 
+/* epoll: one round of the armed sources that are always ready. */
+static void dispatch_always(struct evloop *loop)
+{
+	struct ev_source *src;
+
+	pthread_mutex_lock(&loop->lock);
+	src = loop->always_armed ? loop->sources : NULL;
+	pthread_mutex_unlock(&loop->lock);
+	/* Sources are only ever prepended: this walk stays valid. */
+	for (; src; src = src->next) {
+		bool ready;
+
+		pthread_mutex_lock(&loop->lock);
+		ready = src->always && src->armed;
+		pthread_mutex_unlock(&loop->lock);
+		if (ready)
+			dispatch(loop, src, src->events & (POLLIN | POLLOUT));
+	}
+}
+
+/* epoll: run the callbacks of the I/O done so far. */
+static void run_done(struct evloop *loop)
+{
+	struct ev_io *io, *next;
+
+	pthread_mutex_lock(&loop->lock);
+	io = loop->done_head;
+	loop->done_head = loop->done_tail = NULL;
+	pthread_mutex_unlock(&loop->lock);
+	for (; io; io = next) {
+		next = io->next;
+		io->done(io, io->res);
+	}
+}
+
+/*
+ * io_uring: one completion. An I/O request runs its callback; a poll
+ * source is dispatched, or only marked disarmed when `dispatch_polls` is
+ * false (draining while the loop is not running).
+ */
+static void uring_complete(struct evloop *loop, struct io_uring_cqe *cqe,
+			   bool dispatch_polls)
+{
+	uintptr_t data = (uintptr_t)io_uring_cqe_get_data(cqe);
+	int res = cqe->res;
+	struct ev_source *src;
+
+	io_uring_cqe_seen(&loop->ring, cqe);
+	if (data & EVLOOP_TAG_IO) {
+		struct ev_io *io = (struct ev_io *)(data & ~EVLOOP_TAG_IO);
+
+		pthread_mutex_lock(&loop->lock);
+		loop->io_inflight--;
+		pthread_mutex_unlock(&loop->lock);
+		io->done(io, res);
+		return;
+	}
+	src = (struct ev_source *)data;
+	if (!src)
+		return;
+	if (res < 0 || !dispatch_polls) {
+		if (res < 0)
+			log_err(loop->log, "evloop", "poll on fd %d: %s",
+				src->fd, strerror(-res));
+		pthread_mutex_lock(&loop->lock);
+		src->armed = false;
+		pthread_mutex_unlock(&loop->lock);
+		return;
+	}
+	dispatch(loop, src, (uint32_t)res);
+}
+
+/* io_uring: submit what the loop thread queued. Caller holds loop->lock. */
+static void uring_flush_locked(struct evloop *loop)
+{
+	int r;
+
+	if (!io_uring_sq_ready(&loop->ring))
+		return;
+	r = io_uring_submit(&loop->ring);
+	/* -EBUSY/-EAGAIN: completions first; the entries stay queued. */
+	if (r < 0 && r != -EBUSY && r != -EAGAIN && r != -EINTR)
+		log_err(loop->log, "evloop", "io_uring submit: %s",
+			strerror(-r));
+}
+
 int evloop_run(struct evloop *loop)
 {
+	int r = 0;
+
+	pthread_mutex_lock(&loop->lock);
+	loop->thread = pthread_self();
+	loop->running = true;
+	pthread_mutex_unlock(&loop->lock);
 	while (!atomic_load(&loop->stop)) {
 		if (loop->use_uring) {
 			struct io_uring_cqe *cqe;
-			struct ev_source *src;
-			int res, r;
 
+			pthread_mutex_lock(&loop->lock);
+			uring_flush_locked(loop);
+			pthread_mutex_unlock(&loop->lock);
 			r = io_uring_wait_cqe(&loop->ring, &cqe);
-			if (r == -EINTR)
-				continue;
-			if (r < 0)
-				return r;
-			src = io_uring_cqe_get_data(cqe);
-			res = cqe->res;
-			io_uring_cqe_seen(&loop->ring, cqe);
-			if (!src)
-				continue;
-			if (res < 0) {
-				log_err(loop->log, "evloop",
-					"poll on fd %d: %s", src->fd,
-					strerror(-res));
-				pthread_mutex_lock(&loop->lock);
-				src->armed = false;
-				pthread_mutex_unlock(&loop->lock);
+			if (r == -EINTR) {
+				r = 0;
 				continue;
 			}
-			dispatch(loop, src, (uint32_t)res);
+			if (r < 0)
+				break;
+			uring_complete(loop, cqe, true);
 		} else {
 			struct epoll_event ev[16];
-			int n = epoll_wait(loop->epfd, ev, 16, -1);
+			int n;
 
+			run_done(loop);
+			if (atomic_load(&loop->stop))
+				break;
+			pthread_mutex_lock(&loop->lock);
+			n = loop->always_armed ? 0 : -1; /* the timeout */
+			pthread_mutex_unlock(&loop->lock);
+			n = epoll_wait(loop->epfd, ev, 16, n);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n < 0)
-				return -errno;
+			if (n < 0) {
+				r = -errno;
+				break;
+			}
 			for (int i = 0; i < n; i++) {
 				uint32_t re = ev[i].events;
 				uint32_t pe = (re & EPOLLIN ? POLLIN : 0) |
@@ -224,22 +386,165 @@ int evloop_run(struct evloop *loop)
 
 				dispatch(loop, ev[i].data.ptr, pe);
 			}
+			dispatch_always(loop);
 		}
 	}
-	return 0;
+	pthread_mutex_lock(&loop->lock);
+	loop->running = false;
+	pthread_mutex_unlock(&loop->lock);
+	return r;
 }
 
 void evloop_stop(struct evloop *loop)
 {
-	uint64_t one = 1;
-
 	atomic_store(&loop->stop, true);
-	(void)!write(loop->wake_fd, &one, sizeof(one));
+	wake_loop(loop);
 }
 
 const char *evloop_backend(const struct evloop *loop)
 {
 	return loop->use_uring ? "io_uring" : "epoll";
+}
+
+/* ---- file I/O ---- */
+
+
+/* The epoll fallback: the I/O itself, synchronously. */
+static int io_sync(enum ev_io_op op, int fd, const struct iovec *iov,
+		   unsigned int n, uint64_t off)
+{
+	ssize_t r;
+
+	do {
+		switch (op) {
+		case EV_IO_READV:
+			r = preadv(fd, iov, (int)n, (off_t)off);
+			break;
+		case EV_IO_WRITEV:
+			r = pwritev(fd, iov, (int)n, (off_t)off);
+			break;
+		default:
+			r = fdatasync(fd);
+			break;
+		}
+	} while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : (int)r;
+}
+
+static int io_queue(struct evloop *loop, struct ev_io *io, enum ev_io_op op,
+		    int fd, const struct iovec *iov, unsigned int n,
+		    uint64_t off, ev_io_cb done)
+{
+	struct io_uring_sqe *sqe;
+	bool wake = false;
+	int r = 0;
+
+	if (n > IOV_MAX || off > INT64_MAX)
+		return -EINVAL;
+	io->done = done;
+	io->next = NULL;
+	io->res = 0;
+	if (!loop->use_uring) {
+		io->res = io_sync(op, fd, iov, n, off);
+		pthread_mutex_lock(&loop->lock);
+		if (loop->done_tail)
+			loop->done_tail->next = io;
+		else
+			loop->done_head = io;
+		loop->done_tail = io;
+		wake = !on_loop_thread_locked(loop);
+		pthread_mutex_unlock(&loop->lock);
+		if (wake)
+			wake_loop(loop);
+		return 0;
+	}
+
+	pthread_mutex_lock(&loop->lock);
+	sqe = io_uring_get_sqe(&loop->ring);
+	if (!sqe) {
+		(void)io_uring_submit(&loop->ring);
+		sqe = io_uring_get_sqe(&loop->ring);
+	}
+	if (!sqe) {
+		pthread_mutex_unlock(&loop->lock);
+		return -EBUSY;
+	}
+	switch (op) {
+	case EV_IO_READV:
+		io_uring_prep_readv(sqe, fd, iov, n, off);
+		break;
+	case EV_IO_WRITEV:
+		io_uring_prep_writev(sqe, fd, iov, n, off);
+		break;
+	default:
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)io | EVLOOP_TAG_IO));
+	loop->io_inflight++;
+	/* The loop thread submits its batch when it next waits. */
+	if (!on_loop_thread_locked(loop)) {
+		r = io_uring_submit(&loop->ring);
+		/* Still queued in the SQ ring: the loop retries. */
+		wake = r < 0;
+	}
+	pthread_mutex_unlock(&loop->lock);
+	if (wake)
+		wake_loop(loop);
+	return 0;
+}
+
+int evloop_io_readv(struct evloop *loop, struct ev_io *io, int fd,
+		    const struct iovec *iov, unsigned int n, uint64_t off,
+		    ev_io_cb done)
+{
+	return io_queue(loop, io, EV_IO_READV, fd, iov, n, off, done);
+}
+
+int evloop_io_writev(struct evloop *loop, struct ev_io *io, int fd,
+		     const struct iovec *iov, unsigned int n, uint64_t off,
+		     ev_io_cb done)
+{
+	return io_queue(loop, io, EV_IO_WRITEV, fd, iov, n, off, done);
+}
+
+int evloop_io_fdatasync(struct evloop *loop, struct ev_io *io, int fd,
+			ev_io_cb done)
+{
+	return io_queue(loop, io, EV_IO_FDATASYNC, fd, NULL, 0, 0, done);
+}
+
+int evloop_io_drain(struct evloop *loop)
+{
+	pthread_mutex_lock(&loop->lock);
+	if (loop->running) {
+		pthread_mutex_unlock(&loop->lock);
+		return -EBUSY;
+	}
+	pthread_mutex_unlock(&loop->lock);
+	if (!loop->use_uring) {
+		run_done(loop);
+		return 0;
+	}
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned long n;
+		int r;
+
+		pthread_mutex_lock(&loop->lock);
+		n = loop->io_inflight;
+		if (n)
+			uring_flush_locked(loop);
+		pthread_mutex_unlock(&loop->lock);
+		if (!n)
+			return 0;
+		r = io_uring_wait_cqe(&loop->ring, &cqe);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return r;
+		uring_complete(loop, cqe, false);
+	}
 }
 
 void evloop_destroy(struct evloop *loop)

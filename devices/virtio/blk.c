@@ -1,12 +1,695 @@
-/* blk.c: virtio-blk: placeholder until the device model lands; refuses --disk. */
-#include <errno.h>
+/* blk.c: virtio-blk: raw files and block devices, requests run on io_uring through the event loop. */
+#include "devices/virtio/blk.h"
 
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/pci/host.h"
 #include "devices/virtio/devices.h"
-#include "microvm.h"
+#include "devices/virtio/virtio.h"
+#include "vmm/evloop.h"
 #include "vmm/vm.h"
 
-int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk, unsigned int index)
+#define BLK_QUEUE_SIZE 256
+/* Data segments per request: the chain also holds header and status. */
+#define BLK_SEG_MAX (BLK_QUEUE_SIZE - 2)
+/* Requests popped per round before they go to the loop. */
+#define BLK_BATCH 64
+/* How often the size of the backing file is looked at. */
+#define BLK_SIZE_CHECK_S 1
+/* How long a device reset waits for requests in flight. */
+#define BLK_DRAIN_TIMEOUT_S 10
+/* The device config up to num_queues (no discard/write-zeroes fields). */
+#define BLK_CONFIG_SIZE offsetof(struct virtio_blk_config, max_discard_sectors)
+
+/* ---- request checking (pure) ---- */
+
+/*
+ * The `len` bytes of `iov` (n entries) that start `skip` bytes in, as
+ * iovecs in `out`. Returns how many.
+ */
+static unsigned int blk_slice(const struct virtq_iov *iov, unsigned int n,
+			      size_t skip, size_t len, struct iovec *out)
 {
-	log_err(&vm->log, "virtio", "--disk: virtio-blk is not part of this build");
-	return -ENOSYS;
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < n && len; i++) {
+		size_t l = iov[i].len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l -= skip;
+		if (l > len)
+			l = len;
+		out[k].iov_base = (uint8_t *)iov[i].base + skip;
+		out[k].iov_len = l;
+		k++;
+		len -= l;
+		skip = 0;
+	}
+	return k;
+}
+
+int blk_parse_request(const struct virtq_elem *elem, uint64_t capacity,
+		      bool readonly, struct blk_request *req, struct iovec *data)
+{
+	const struct virtq_iov *in = elem->iov + elem->nout;
+	struct virtio_blk_outhdr hdr;
+	uint64_t sectors;
+
+	memset(req, 0, sizeof(*req));
+	if (!elem->nin || !elem->in_len || !in[elem->nin - 1].len) {
+		req->why = "no device-writable status byte";
+		return -EINVAL;
+	}
+	req->status =
+		(uint8_t *)in[elem->nin - 1].base + in[elem->nin - 1].len - 1;
+	if (elem->out_len < sizeof(hdr)) {
+		req->why = "header shorter than 16 device-readable bytes";
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (virtq_iov_to_buf(elem->iov, elem->nout, 0, &hdr, sizeof(hdr)) !=
+	    sizeof(hdr)) {
+		req->why = "header unreadable";
+		return VIRTIO_BLK_S_IOERR;
+	}
+	req->type = le32toh(hdr.type);
+	req->sector = le64toh(hdr.sector);
+
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_GET_ID:
+		if (elem->out_len != sizeof(hdr)) {
+			req->why = "device-readable data in a read request";
+			return VIRTIO_BLK_S_IOERR;
+		}
+		req->data_len = elem->in_len - 1;
+		req->ndata = blk_slice(in, elem->nin, 0, req->data_len, data);
+		if (req->type == VIRTIO_BLK_T_GET_ID)
+			return VIRTIO_BLK_S_OK;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		if (elem->in_len != 1) {
+			req->why = "device-writable data in a write request";
+			return VIRTIO_BLK_S_IOERR;
+		}
+		if (readonly) {
+			req->why = "write to a read-only disk";
+			return VIRTIO_BLK_S_IOERR;
+		}
+		req->data_len = elem->out_len - (uint32_t)sizeof(hdr);
+		req->ndata = blk_slice(elem->iov, elem->nout, sizeof(hdr),
+				       req->data_len, data);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		if (elem->out_len != sizeof(hdr) || elem->in_len != 1) {
+			req->why = "data in a flush request";
+			return VIRTIO_BLK_S_IOERR;
+		}
+		return VIRTIO_BLK_S_OK;
+	default:
+		req->why = "request type not supported";
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+
+	/* T_IN, T_OUT: whole sectors inside the disk. */
+	if (req->data_len % BLK_SECTOR_SIZE) {
+		req->why = "data length not a multiple of 512 bytes";
+		return VIRTIO_BLK_S_IOERR;
+	}
+	sectors = req->data_len / BLK_SECTOR_SIZE;
+	if (req->sector > capacity || sectors > capacity - req->sector) {
+		req->why = "sectors beyond the end of the disk";
+		return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* ---- the device ---- */
+
+struct virtio_blk;
+
+/* A request handed to the event loop. */
+struct blk_io {
+	struct ev_io io; /* first: the completion gets this pointer */
+	struct virtio_blk *blk;
+	struct blk_io *next; /* in a batch being submitted */
+	uint32_t gen;	     /* blk->gen when it was popped */
+	uint16_t head;
+	uint32_t type;
+	uint8_t *status;
+	uint64_t off;	  /* byte offset of the next transfer */
+	uint32_t len;	  /* data bytes in all */
+	uint32_t done;	  /* data bytes transferred so far */
+	unsigned int cur; /* first iovec not fully transferred */
+	unsigned int niov;
+	struct iovec iov[]; /* guest buffers, advanced as bytes move */
+};
+
+struct virtio_blk {
+	struct virtio_dev vdev;
+	struct virtio_dev_ops ops;
+	struct vm *vm;
+	char name[24];
+	char *path;
+	int fd;
+	bool readonly;
+	bool is_blkdev;
+	char id[VIRTIO_BLK_ID_BYTES]; /* zero padded */
+	int timer_fd;
+
+	/* Under vdev.lock. */
+	uint64_t size;	   /* bytes, last seen */
+	uint64_t capacity; /* sectors */
+	uint32_t gen;	   /* bumped by reset: older completions are dropped */
+	unsigned int inflight; /* popped and not completed */
+	unsigned int max_inflight;
+	uint64_t requests; /* handed to the loop, in all */
+	bool draining;	       /* a reset waits for inflight to reach 0 */
+	pthread_cond_t drained;
+	struct virtq_elem elem; /* scratch */
+	struct iovec data[VIRTQ_MAX_SEGS]; /* scratch */
+	struct ratelimit rl;
+};
+
+static const char *blk_type_name(uint32_t type)
+{
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		return "read";
+	case VIRTIO_BLK_T_OUT:
+		return "write";
+	case VIRTIO_BLK_T_FLUSH:
+		return "flush";
+	default:
+		return "request";
+	}
+}
+
+static int blk_get_size(int fd, bool is_blkdev, uint64_t *size)
+{
+	struct stat st;
+
+	if (is_blkdev)
+		return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Set size and capacity from `size` bytes, rounding down to sectors. */
+static void blk_set_size(struct virtio_blk *blk, uint64_t size)
+{
+	blk->size = size;
+	blk->capacity = size / BLK_SECTOR_SIZE;
+	if (size % BLK_SECTOR_SIZE)
+		log_warn(&blk->vm->log, blk->name,
+			 "--disk '%s': size %llu is not a multiple of 512 "
+			 "bytes; the guest sees only the first %llu",
+			 blk->path, (unsigned long long)size,
+			 (unsigned long long)(blk->capacity * BLK_SECTOR_SIZE));
+}
+
+/*
+ * Look at the backing file's size again; when it changed, the guest is
+ * told through a config change interrupt. Lock held.
+ */
+static void blk_check_size(struct virtio_blk *blk)
+{
+	uint64_t size, old = blk->capacity;
+
+	if (blk_get_size(blk->fd, blk->is_blkdev, &size) < 0 ||
+	    size == blk->size)
+		return;
+	log_msg(&blk->vm->log,
+		size < blk->size ? MICROVM_LOG_WARN : MICROVM_LOG_INFO,
+		blk->name, "'%s' changed size: %llu -> %llu bytes%s",
+		blk->path, (unsigned long long)blk->size,
+		(unsigned long long)size,
+		size < blk->size ? " (shrank under the guest)" : "");
+	blk_set_size(blk, size);
+	if (blk->capacity != old)
+		virtio_notify_config(&blk->vdev);
+}
+
+static void blk_config_read(struct virtio_dev *d, unsigned int off,
+			    uint8_t *data, unsigned int len)
+{
+	struct virtio_blk *blk = d->priv;
+	struct virtio_blk_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.capacity = htole64(blk->capacity);
+	c.seg_max = htole32(BLK_SEG_MAX);
+	c.blk_size = htole32(BLK_SECTOR_SIZE);
+	/* The transport keeps off + len within BLK_CONFIG_SIZE. */
+	memcpy(data, (uint8_t *)&c + off, len);
+}
+
+/* Answer a request: status, used ring, interrupt. Lock held. */
+static void blk_complete(struct virtio_blk *blk, uint16_t head,
+			 uint8_t *status, uint8_t st, uint32_t written)
+{
+	struct virtio_dev *d = &blk->vdev;
+
+	if (!d->q[0].live)
+		return;
+	*status = st;
+	virtq_push(&d->q[0].vq, &d->vm->mem, head, written + 1);
+	virtio_notify_queue(d, 0);
+}
+
+static void blk_io_done(struct ev_io *e, int res);
+
+/* Hand a request (or its rest after a short transfer) to the loop. */
+static void blk_submit(struct blk_io *io)
+{
+	struct virtio_blk *blk = io->blk;
+	struct evloop *loop = blk->vm->loop;
+	int r;
+
+	switch (io->type) {
+	case VIRTIO_BLK_T_IN:
+		r = evloop_io_readv(loop, &io->io, blk->fd, io->iov + io->cur,
+				    io->niov - io->cur, io->off, blk_io_done);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		r = evloop_io_writev(loop, &io->io, blk->fd, io->iov + io->cur,
+				     io->niov - io->cur, io->off, blk_io_done);
+		break;
+	default:
+		r = evloop_io_fdatasync(loop, &io->io, blk->fd, blk_io_done);
+		break;
+	}
+	if (r < 0)
+		blk_io_done(&io->io, r);
+}
+
+/* Skip `n` transferred bytes of the request's iovecs. */
+static void blk_advance(struct blk_io *io, size_t n)
+{
+	while (n && io->cur < io->niov) {
+		struct iovec *v = &io->iov[io->cur];
+
+		if (v->iov_len <= n) {
+			n -= v->iov_len;
+			io->cur++;
+		} else {
+			v->iov_base = (uint8_t *)v->iov_base + n;
+			v->iov_len -= n;
+			n = 0;
+		}
+	}
+}
+
+/* A transfer finished (loop thread, no lock held). */
+static void blk_io_done(struct ev_io *e, int res)
+{
+	struct blk_io *io = (struct blk_io *)e;
+	struct virtio_blk *blk = io->blk;
+	struct virtio_dev *d = &blk->vdev;
+	uint8_t st = VIRTIO_BLK_S_OK;
+	const char *why = NULL;
+
+	if (res < 0) {
+		st = VIRTIO_BLK_S_IOERR;
+		why = strerror(-res);
+	} else if (io->type != VIRTIO_BLK_T_FLUSH) {
+		io->done += (uint32_t)res;
+		io->off += (uint32_t)res;
+		if (io->done < io->len && res > 0) {
+			/* Short transfer: go on with the rest. */
+			blk_advance(io, (size_t)res);
+			blk_submit(io);
+			return;
+		}
+		if (io->done < io->len) {
+			st = VIRTIO_BLK_S_IOERR;
+			why = "end of file (the backing file shrank?)";
+		}
+	}
+
+	pthread_mutex_lock(&d->lock);
+	if (why) {
+		if (ratelimit_ok(&blk->rl, 10))
+			log_warn(&blk->vm->log, blk->name,
+				 "%s of %u bytes at byte %llu of '%s' failed "
+				 "(%s): I/O error for the guest",
+				 blk_type_name(io->type), io->len,
+				 (unsigned long long)(io->off - io->done),
+				 blk->path, why);
+		blk_check_size(blk);
+	}
+	if (io->gen == blk->gen)
+		blk_complete(blk, io->head, io->status, st,
+			     io->type == VIRTIO_BLK_T_IN && !why ? io->len : 0);
+	if (!--blk->inflight && blk->draining)
+		pthread_cond_broadcast(&blk->drained);
+	pthread_mutex_unlock(&d->lock);
+	free(io);
+}
+
+/*
+ * Check the request in blk->elem; answer it now, or return it to be
+ * handed to the loop (counted in flight). Lock held.
+ */
+static struct blk_io *blk_start(struct virtio_blk *blk)
+{
+	struct virtio_dev *d = &blk->vdev;
+	struct virtq_elem *elem = &blk->elem;
+	struct blk_request req;
+	struct blk_io *io;
+	int st;
+
+	st = blk_parse_request(elem, blk->capacity, blk->readonly, &req,
+			       blk->data);
+	if (st < 0) {
+		virtio_queue_broken(d, 0, req.why);
+		return NULL;
+	}
+	if (st != VIRTIO_BLK_S_OK) {
+		if (ratelimit_ok(&blk->rl, 10))
+			log_warn(&blk->vm->log, blk->name,
+				 "request type %u (sector %llu, %u bytes): "
+				 "%s",
+				 req.type, (unsigned long long)req.sector,
+				 req.data_len, req.why);
+		blk_complete(blk, elem->head, req.status, (uint8_t)st, 0);
+		return NULL;
+	}
+	if (req.type == VIRTIO_BLK_T_GET_ID) {
+		uint32_t n = req.data_len < VIRTIO_BLK_ID_BYTES ?
+				     req.data_len :
+				     VIRTIO_BLK_ID_BYTES;
+
+		n = (uint32_t)virtq_buf_to_iov(elem->iov + elem->nout,
+					       elem->nin, 0, blk->id, n);
+		blk_complete(blk, elem->head, req.status, VIRTIO_BLK_S_OK, n);
+		return NULL;
+	}
+	if (req.type == VIRTIO_BLK_T_FLUSH)
+		blk_check_size(blk);
+	else if (!req.data_len) {
+		blk_complete(blk, elem->head, req.status, VIRTIO_BLK_S_OK, 0);
+		return NULL;
+	}
+
+	io = malloc(sizeof(*io) + req.ndata * sizeof(io->iov[0]));
+	if (!io) {
+		blk_complete(blk, elem->head, req.status, VIRTIO_BLK_S_IOERR,
+			     0);
+		return NULL;
+	}
+	*io = (struct blk_io){
+		.blk = blk,
+		.gen = blk->gen,
+		.head = elem->head,
+		.type = req.type,
+		.status = req.status,
+		.off = req.sector * BLK_SECTOR_SIZE,
+		.len = req.data_len,
+		.niov = req.ndata,
+	};
+	memcpy(io->iov, blk->data, req.ndata * sizeof(io->iov[0]));
+	blk->requests++;
+	if (++blk->inflight > blk->max_inflight)
+		blk->max_inflight = blk->inflight;
+	return io;
+}
+
+/* The driver kicked the queue (loop thread, no lock held). */
+static void blk_queue_notify(struct virtio_dev *d, unsigned int q)
+{
+	struct virtio_blk *blk = d->priv;
+	bool more = true;
+
+	while (more) {
+		struct blk_io *batch = NULL, **tail = &batch, *io, *next;
+		unsigned int n = 0;
+
+		pthread_mutex_lock(&d->lock);
+		while (!blk->draining && n < BLK_BATCH &&
+		       virtio_pop(d, 0, &blk->elem) > 0) {
+			io = blk_start(blk);
+			if (io) {
+				*tail = io;
+				tail = &io->next;
+				n++;
+			}
+		}
+		more = n == BLK_BATCH;
+		if (n)
+			log_debug(&blk->vm->log, blk->name,
+				  "%u requests to the loop, %u in flight", n,
+				  blk->inflight);
+		pthread_mutex_unlock(&d->lock);
+		/*
+		 * Outside the lock: in the epoll fallback the I/O happens
+		 * right here, and vCPUs must not wait for it.
+		 */
+		for (io = batch; io; io = next) {
+			next = io->next;
+			blk_submit(io);
+		}
+	}
+}
+
+/*
+ * The driver resets the device (vCPU thread) or it goes away: wait until
+ * no request points into the queue any more. Lock held; completions need
+ * it, so the wait releases it.
+ */
+static void blk_reset(struct virtio_dev *d)
+{
+	struct virtio_blk *blk = d->priv;
+	struct timespec deadline;
+
+	blk->gen++;
+	if (!blk->inflight)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += BLK_DRAIN_TIMEOUT_S;
+	blk->draining = true;
+	while (blk->inflight) {
+		if (pthread_cond_timedwait(&blk->drained, &d->lock,
+					   &deadline) == ETIMEDOUT) {
+			log_warn(&blk->vm->log, blk->name,
+				 "reset: %u requests still in flight after "
+				 "%d s; their results are dropped",
+				 blk->inflight, BLK_DRAIN_TIMEOUT_S);
+			break;
+		}
+	}
+	blk->draining = false;
+}
+
+static bool blk_timer(void *opaque, int fd, uint32_t revents)
+{
+	struct virtio_blk *blk = opaque;
+	uint64_t ticks;
+
+	(void)!read(fd, &ticks, sizeof(ticks));
+	pthread_mutex_lock(&blk->vdev.lock);
+	blk_check_size(blk);
+	pthread_mutex_unlock(&blk->vdev.lock);
+	return true;
+}
+
+static int blk_create(struct vm *vm, struct pci_dev_slot *slot,
+		      const struct pci_plan_dev *pd)
+{
+	struct virtio_blk *blk = slot->priv;
+	struct itimerspec its = {
+		.it_interval = {.tv_sec = BLK_SIZE_CHECK_S},
+		.it_value = {.tv_sec = BLK_SIZE_CHECK_S},
+	};
+	int r;
+
+	r = virtio_pci_init(&blk->vdev, vm, &blk->ops, blk, pd->name);
+	slot->fn = &blk->vdev.fn;
+	if (r < 0)
+		return r;
+	blk->timer_fd = timerfd_create(CLOCK_MONOTONIC,
+				       TFD_NONBLOCK | TFD_CLOEXEC);
+	if (blk->timer_fd < 0)
+		return -errno;
+	if (timerfd_settime(blk->timer_fd, 0, &its, NULL) < 0)
+		return -errno;
+	r = evloop_add(vm->loop, blk->timer_fd, POLLIN, blk_timer, blk, NULL);
+	if (r < 0)
+		return r;
+	log_info(&vm->log, blk->name, "'%s': %llu sectors%s%s%s (%s)",
+		 blk->path, (unsigned long long)blk->capacity,
+		 blk->readonly ? ", read-only" : "", blk->id[0] ? ", id " : "",
+		 blk->id[0] ? blk->id : "", evloop_backend(vm->loop));
+	return 0;
+}
+
+static void blk_free(struct virtio_blk *blk)
+{
+	if (blk->timer_fd >= 0)
+		close(blk->timer_fd);
+	if (blk->fd >= 0)
+		close(blk->fd);
+	pthread_cond_destroy(&blk->drained);
+	free(blk->path);
+	free(blk);
+}
+
+static void blk_destroy(struct pci_dev_slot *slot)
+{
+	struct virtio_blk *blk = slot->priv;
+
+	if (!blk)
+		return;
+	slot->priv = NULL;
+	/* The loop has stopped: finish what it still had of ours. */
+	if (blk->vm->loop) {
+		int r = evloop_io_drain(blk->vm->loop);
+
+		if (r < 0 && blk->inflight) {
+			log_err(&blk->vm->log, blk->name,
+				"cannot wait for %u requests in flight (%s); "
+				"leaking the device",
+				blk->inflight, strerror(-r));
+			return;
+		}
+	}
+	if (blk->requests)
+		log_info(&blk->vm->log, blk->name,
+			 "%llu requests, at most %u in flight",
+			 (unsigned long long)blk->requests, blk->max_inflight);
+	virtio_pci_destroy(&blk->vdev);
+	blk_free(blk);
+}
+
+/* An open(2) error as the status the CLI maps to a usage error. */
+static int blk_open_error(int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+		return -ENOENT;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return -EACCES;
+	case EISDIR:
+		return -EINVAL;
+	default:
+		return -err;
+	}
+}
+
+int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
+		   unsigned int index)
+{
+	struct virtio_blk *blk;
+	struct pci_dev_req req;
+	pthread_condattr_t ca;
+	struct stat st;
+	uint64_t size;
+	int r;
+
+	blk = calloc(1, sizeof(*blk));
+	if (!blk)
+		return -ENOMEM;
+	blk->vm = vm;
+	blk->fd = blk->timer_fd = -1;
+	blk->readonly = disk->readonly;
+	snprintf(blk->name, sizeof(blk->name), "virtio-blk%u", index);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&blk->drained, &ca);
+	pthread_condattr_destroy(&ca);
+	blk->path = strdup(disk->path);
+	if (!blk->path) {
+		r = -ENOMEM;
+		goto err;
+	}
+
+	blk->fd = open(disk->path,
+		       (disk->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (blk->fd < 0) {
+		int e = errno;
+
+		log_err(&vm->log, blk->name, "--disk '%s': %s%s", disk->path,
+			strerror(e),
+			e == EROFS || (e == EACCES && !disk->readonly) ?
+				" (add ,ro for a read-only disk)" :
+				"");
+		r = blk_open_error(e);
+		goto err;
+	}
+	if (fstat(blk->fd, &st) < 0) {
+		r = -errno;
+		log_err(&vm->log, blk->name, "--disk '%s': %s", disk->path,
+			strerror(-r));
+		goto err;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		log_err(&vm->log, blk->name,
+			"--disk '%s': not a regular file or block device",
+			disk->path);
+		r = -EINVAL;
+		goto err;
+	}
+	blk->is_blkdev = S_ISBLK(st.st_mode);
+	r = blk_get_size(blk->fd, blk->is_blkdev, &size);
+	if (r < 0) {
+		log_err(&vm->log, blk->name, "--disk '%s': size: %s",
+			disk->path, strerror(-r));
+		goto err;
+	}
+	blk_set_size(blk, size);
+	if (disk->id) {
+		if (strlen(disk->id) > VIRTIO_BLK_ID_BYTES)
+			log_warn(&vm->log, blk->name,
+				 "--disk '%s': id '%s' cut to %d bytes",
+				 disk->path, disk->id, VIRTIO_BLK_ID_BYTES);
+		memcpy(blk->id, disk->id,
+		       strnlen(disk->id, VIRTIO_BLK_ID_BYTES));
+	}
+
+	blk->ops = (struct virtio_dev_ops){
+		.name = "virtio-blk",
+		.device_id = VIRTIO_ID_BLOCK,
+		.pci_class = 0x010000, /* mass storage, as other VMMs */
+		.features = (1ull << VIRTIO_BLK_F_SEG_MAX) |
+			    (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+			    (1ull << VIRTIO_BLK_F_FLUSH) |
+			    (disk->readonly ? 1ull << VIRTIO_BLK_F_RO : 0),
+		.nqueues = 1,
+		.queue_max = BLK_QUEUE_SIZE,
+		.config_size = BLK_CONFIG_SIZE,
+		.config_read = blk_config_read,
+		.reset = blk_reset,
+		.queue_notify = blk_queue_notify,
+	};
+	virtio_pci_dev_req(&req, blk->name);
+	r = pci_host_add_device(vm, &req, blk_create, blk_destroy, blk);
+	if (r < 0)
+		goto err;
+	return 0;
+
+err:
+	blk_free(blk);
+	return r;
 }
