@@ -1,0 +1,69 @@
+# console.sh: L2 test of virtio-console: hvc0 carries the kernel console and ~100 KiB of output out, and ~100 KiB typed in (past every buffer) reaches the guest intact.
+TESTS+=(virtio-console)
+
+HVC_LINES=20000 # `seq 1 $HVC_LINES` each way: ~106 KiB
+
+# has ERE for a long log: reads it all (grep -q may close the pipe early and
+# then cut's SIGPIPE fails the pipeline under pipefail).
+hvc_has() {
+	cut -d' ' -f2- "$log" | grep -E -- "$1" >/dev/null
+}
+
+test_virtio_console() {
+	local n=virtio-console deadline vm_pid cat_pid raw sent=0 want got
+	# Output: a kernel message (printk to the hvc0 console), then seq;
+	# input: seq typed into the console while the guest reads it slowly.
+	# raw: without it n_tty writes every line in two pieces (ONLCR), each
+	# its own virtio buffer. quiet keeps kernel messages out of the seq
+	# lines; <2> (crit) still gets through it.
+	local script="exec 3<>/dev/hvc0; stty -F /dev/hvc0 raw -echo; echo \\<2\\>HVC-KMSG-\$((6 * 7)) >/dev/kmsg;"
+	script+=" seq 1 $HVC_LINES | cat >&3; echo HVC-READY >&3;"
+	script+=" timeout 60 head -n $HVC_LINES <&3 | (sleep 1; md5sum) | sed s/^/HVC-IN-MD5=/ >&3"
+	log="$LOGDIR/$n.log"
+	raw="$LOGDIR/$n.raw"
+	t0=$EPOCHREALTIME
+	deadline=$((SECONDS + BOOT_TIMEOUT))
+	want=$(seq 1 "$HVC_LINES" | md5sum | cut -d' ' -f1)
+	coproc VM {
+		exec timeout -k 5 "$BOOT_TIMEOUT" "$MICROVM" run --kernel "$KERNEL" \
+			--initrd "$INITRD" --cpus 1 --memory 256M --console stdio --virtio-console \
+			--cmdline "console=hvc0 reboot=k panic=-1 quiet microvm.modules=virtio_pci,virtio_console microvm.init=cmd microvm.cmd=\"$script\"" 2>&1
+	}
+	vm_pid=$VM_PID
+	exec {vm_in}>&"${VM[1]}" {vm_out}<&"${VM[0]}"
+	# cat, not a read loop: bash reads a pipe a byte at a time, too slow
+	# for 100 KiB in the rig (the VMM then waits on a full pipe).
+	cat <&"$vm_out" >"$raw" &
+	cat_pid=$!
+	while ((SECONDS < deadline)) && kill -0 "$vm_pid" 2>/dev/null; do
+		if grep -q '^HVC-READY' "$raw"; then
+			# In the background: the guest reads slower than this.
+			seq 1 "$HVC_LINES" >&"$vm_in" &
+			sent=1
+			break
+		fi
+		sleep 0.2
+	done
+	exec {vm_in}>&- {vm_out}<&-
+	wait "$vm_pid"
+	status=$?
+	wait "$cat_pid"
+	wall=$(secs "$t0" "$EPOCHREALTIME")
+	# The usual log format: "TIME LINE".
+	tr -d '\r' <"$raw" | sed "s/^/$EPOCHREALTIME /" >"$log"
+	got=$(sed -n 's/^HVC-IN-MD5=\([0-9a-f]*\).*/\1/p' "$raw" | head -n1)
+	echo "# timing: $n: ->exit ${wall}s (status $status)"
+	if [[ $status != 0 ]]; then
+		t_fail "$n" "$(status_why 0)"
+	elif ! hvc_has 'HVC-KMSG-42'; then
+		t_fail "$n" "a kernel message did not come out on the hvc0 console (last output: $(tail_of 3))"
+	elif [[ "$(grep -cxE '[0-9]+' "$raw")" -lt "$HVC_LINES" ]] || ! hvc_has "^$HVC_LINES\$"; then
+		t_fail "$n" "guest output on hvc0 is incomplete: $(grep -cxE '[0-9]+' "$raw") of $HVC_LINES lines"
+	elif [[ $sent = 0 ]]; then
+		t_fail "$n" "the guest never said HVC-READY (last output: $(tail_of 3))"
+	elif [[ "$got" != "$want" ]]; then
+		t_fail "$n" "input through hvc0 arrived damaged or not at all (md5 '${got:-none}', want $want)"
+	else
+		t_ok "$n"
+	fi
+}
