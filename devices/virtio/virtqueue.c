@@ -9,6 +9,17 @@
 
 #include <linux/virtio_config.h>
 
+/*
+ * What virtq_pop() refuses (each sets q->broken and consumes nothing):
+ * avail->idx more than the queue size ahead; a head or next index outside
+ * its table; a buffer of length 0, outside guest RAM or wrapping 2^64 (one
+ * that crosses into an adjacent RAM region is split instead); a readable
+ * buffer after a writable one; INDIRECT not negotiated, with NEXT, nested,
+ * or a table that is empty, not a multiple of 16 bytes, longer than the
+ * queue or not inside one RAM region; a loop (more descriptors visited
+ * than the table holds); more than q->size buffers or more than 4 GiB in
+ * one chain; more than VIRTQ_MAX_SEGS iovecs.
+ */
 #define DESC_BYTES	sizeof(struct vring_desc)
 #define CHAIN_MAX_BYTES 0xffffffffull /* spec: a chain is < 2^32 bytes */
 

@@ -93,8 +93,9 @@ void virtq_push(struct virtq *q, const struct guest_mem *mem, uint16_t head,
 
 /*
  * After virtq_push(): must the driver be interrupted now? Honours
- * VRING_AVAIL_F_NO_INTERRUPT, or used_event when event idx is negotiated,
- * and records the used index it decided on.
+ * VRING_AVAIL_F_NO_INTERRUPT, or used_event when event idx is negotiated
+ * (vring_need_event() against the used index of the last decision, which
+ * it records; the first decision after virtq_init() is always yes).
  */
 bool virtq_need_notify(struct virtq *q);
 
