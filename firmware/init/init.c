@@ -14,7 +14,8 @@
  *   microvm.init=poweroff  power off at once
  *   microvm.init=reboot    reboot at once
  *   microvm.init=halt      halt at once
- *   microvm.modules=a,b    more modules to load (pvpanic-mmio is always tried)
+ *   microvm.modules=a,b    more modules to load (pvpanic-mmio is always tried,
+ *                          and the driver of every virtio PCI device present)
  *   microvm.rows=R microvm.cols=C   the shell's terminal size (a serial
  *                          console cannot tell)
  *
@@ -330,17 +331,89 @@ static int load_module(struct modules *m, const char *name, int depth)
 	return insert_module_file(m->dir, line, colon - line);
 }
 
+/* Reads a sysfs attribute holding one hex number; -1 if it cannot. */
+static long read_hex_attr(const char *dir, const char *name)
+{
+	char path[PATH_MAX], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtol(buf, NULL, 16);
+}
+
+/*
+ * Appends ",driver" to `list` for each virtio (1.x, vendor 0x1af4, device
+ * 0x1040 + type) PCI function present, so that `--disk` and friends work
+ * without naming modules on the command line.
+ */
+static void add_virtio_drivers(char *list, size_t size)
+{
+	static const struct {
+		long device;
+		const char *driver;
+	} drivers[] = {
+		{0x1041, "virtio_net"},
+		{0x1042, "virtio_blk"},
+		{0x1043, "virtio_console"},
+		{0x1044, "virtio_rng"},
+		{0x1053, "vmw_vsock_virtio_transport"},
+	};
+	const char *base = "/sys/bus/pci/devices";
+	bool any = false, seen[sizeof(drivers) / sizeof(drivers[0])] = {0};
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char dir[PATH_MAX];
+		long device;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", base, e->d_name);
+		if (read_hex_attr(dir, "vendor") != 0x1af4)
+			continue;
+		device = read_hex_attr(dir, "device");
+		for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
+			if (drivers[i].device == device)
+				seen[i] = any = true;
+	}
+	closedir(d);
+	if (any)
+		strncat(list, ",virtio_pci", size - strlen(list) - 1);
+	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
+		if (!seen[i])
+			continue;
+		strncat(list, ",", size - strlen(list) - 1);
+		strncat(list, drivers[i].driver, size - strlen(list) - 1);
+	}
+}
+
 static void load_modules(void)
 {
 	struct modules m = {0};
 	const char *extra = param("microvm.modules");
-	char list[512], *save = NULL, *name;
+	char list[768], *save = NULL, *name;
 	int ret;
 
 	if (!modules_open(&m))
 		return; /* no modules in this initramfs */
-	snprintf(list, sizeof(list), "pvpanic-mmio%s%s", extra ? "," : "",
-		 extra ? extra : "");
+	snprintf(list, sizeof(list), "pvpanic-mmio");
+	add_virtio_drivers(list, sizeof(list));
+	if (extra && *extra) {
+		strncat(list, ",", sizeof(list) - strlen(list) - 1);
+		strncat(list, extra, sizeof(list) - strlen(list) - 1);
+	}
 	for (name = strtok_r(list, ",", &save); name;
 	     name = strtok_r(NULL, ",", &save)) {
 		ret = load_module(&m, name, 0);
