@@ -5,7 +5,7 @@ TINY_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-pic \
 TINY_SRCS := firmware/tiny/head.S firmware/tiny/lib.c firmware/tiny/tiny.c \
 	firmware/tiny/pci.c firmware/tiny/virtio.c
 
-$(FW_BUILD)/tiny.elf: $(TINY_SRCS) firmware/tiny/tiny.h firmware/tiny/tiny.ld
+$(FW_BUILD)/tiny.elf: $(TINY_SRCS) firmware/tiny/tiny.h firmware/tiny/virtio.h firmware/tiny/tiny.ld
 	@mkdir -p $(dir $@)
 	$(CC) $(TINY_CFLAGS) -mcmodel=small -static -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
 		-Wl,-T,firmware/tiny/tiny.ld -o $@ $(TINY_SRCS)
@@ -18,7 +18,7 @@ FW_TINY_BINS += $(FW_BUILD)/tiny.bzImage
 # The same guest as an ELF vmlinux with a PVH note (32-bit entry).
 TINY_PVH_SRCS := firmware/tiny/pvh.S firmware/tiny/lib.c firmware/tiny/tiny.c \
 	firmware/tiny/pci.c firmware/tiny/virtio.c
-$(FW_BUILD)/tiny-pvh.elf: $(TINY_PVH_SRCS) firmware/tiny/tiny.h firmware/tiny/pvh.ld
+$(FW_BUILD)/tiny-pvh.elf: $(TINY_PVH_SRCS) firmware/tiny/tiny.h firmware/tiny/virtio.h firmware/tiny/pvh.ld
 	@mkdir -p $(dir $@)
 	$(CC) $(TINY_CFLAGS) -mcmodel=small -static -no-pie -Wl,--build-id=none \
 		-Wl,--no-warn-rwx-segments -Wl,-T,firmware/tiny/pvh.ld -o $@ $(TINY_PVH_SRCS)

@@ -1,53 +1,15 @@
-/* virtio.c: tiny guest mode "virtio": drives virtio-rng through the PCI transport with a polled split ring. */
-#include "tiny.h"
+/* virtio.c: the tiny guest's virtio PCI driver, and mode "virtio": drives virtio-rng through the transport with a polled split ring. */
+#include "virtio.h"
 
 #define VIRTIO_VENDOR	  0x1af4
 #define VIRTIO_RNG_DEVICE 0x1044
 #define CAP_VNDR	  0x09
 #define COMMON		  1
 #define NOTIFY		  2
+#define DEVICE		  4
 #define PCI_CFG		  5
-
-/* Common configuration registers (virtio 1.x, 4.1.4.3). */
-#define DFSELECT 0x00
-#define DF	 0x04
-#define GFSELECT 0x08
-#define GF	 0x0c
-#define NUMQ	 0x12
-#define STATUS	 0x14
-#define QSELECT	 0x16
-#define QSIZE	 0x18
-#define QENABLE	 0x1c
-#define QNOFF	 0x1e
-#define QDESC	 0x20
-#define QAVAIL	 0x28
-#define QUSED	 0x30
-
-#define S_ACK	      1
-#define S_DRIVER      2
-#define S_DRIVER_OK   4
-#define S_FEATURES_OK 8
-
-#define QSZ 8
-
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags, next;
-};
-
-static struct desc ring_desc[QSZ] __attribute__((aligned(16)));
-static struct {
-	uint16_t flags, idx, ring[QSZ], used_event;
-} ring_avail __attribute__((aligned(2)));
-static struct {
-	uint16_t flags, idx;
-	struct {
-		uint32_t id, len;
-	} ring[QSZ];
-	uint16_t avail_event;
-} ring_used __attribute__((aligned(4)));
-static uint8_t rng_buf[64];
+/* Polls of the used ring before giving up: seconds on an emulating host. */
+#define SPIN_MAX 50000000ul
 
 static uint64_t rd64(const volatile void *p)
 {
@@ -59,16 +21,17 @@ static uint32_t rd32(const volatile void *p)
 	return *(const volatile uint32_t *)p;
 }
 
-static bool vfail;
-
-static void vcheck(bool ok, const char *what)
+bool vcheck(struct vdev *v, bool ok, const char *what)
 {
 	if (!ok) {
-		puts_uart("TINY: virtio FAIL ");
+		puts_uart("TINY: ");
+		puts_uart(v->mode);
+		puts_uart(" FAIL ");
 		puts_uart(what);
 		puts_uart("\n");
-		vfail = true;
+		v->fail = true;
 	}
+	return ok;
 }
 
 static const uint8_t *acpi_table(uint64_t rsdp, const char *sig)
@@ -85,116 +48,158 @@ static const uint8_t *acpi_table(uint64_t rsdp, const char *sig)
 	return 0;
 }
 
-void tiny_virtio(uint64_t rsdp)
+bool virtio_find(struct vdev *v, uint64_t rsdp, uint16_t id)
 {
 	const uint8_t *mcfg = acpi_table(rsdp, "MCFG");
-	volatile uint8_t *ecam, *cfg = 0, *common = 0, *notify = 0;
-	unsigned int cap, cfgcap = 0, notify_mult = 0, bus_first;
+	volatile uint8_t *ecam, *cfg = 0;
 	uint64_t bar;
-	uint16_t noff, used_before;
-	bool found = false;
 
-	if (!mcfg) {
-		puts_uart("TINY: virtio FAIL no MCFG\n");
-		return;
-	}
+	if (!vcheck(v, mcfg, "no MCFG"))
+		return false;
 	ecam = (volatile uint8_t *)rd64(mcfg + 44);
-	bus_first = mcfg[54];
-	/* The device sits behind a root port: scan the buses. */
-	for (unsigned int bus = bus_first; bus <= mcfg[55] && !found; bus++) {
+	/* Each device sits behind a root port: scan the buses. */
+	for (unsigned int bus = mcfg[54]; bus <= mcfg[55] && !cfg; bus++) {
 		volatile uint8_t *c = ecam + ((uint64_t)bus << 20);
 
 		if (*(volatile uint16_t *)c == VIRTIO_VENDOR &&
-		    *(volatile uint16_t *)(c + 2) == VIRTIO_RNG_DEVICE) {
+		    *(volatile uint16_t *)(c + 2) == id)
 			cfg = c;
-			found = true;
-		}
 	}
-	vcheck(found, "no virtio-rng function");
-	if (!found)
-		return;
+	if (!vcheck(v, cfg, "no such virtio function"))
+		return false;
+	v->cfg = cfg;
 	bar = *(volatile uint32_t *)(cfg + 0x10) & ~0xfull;
-	for (cap = cfg[0x34]; cap; cap = cfg[cap + 1]) {
+	for (unsigned int cap = cfg[0x34]; cap; cap = cfg[cap + 1]) {
+		volatile uint8_t *at;
+
 		if (cfg[cap] != CAP_VNDR)
 			continue;
+		at = (volatile uint8_t *)(bar + rd32(cfg + cap + 8));
 		if (cfg[cap + 3] == COMMON)
-			common =
-				(volatile uint8_t *)(bar + rd32(cfg + cap + 8));
+			v->common = at;
 		if (cfg[cap + 3] == NOTIFY) {
-			notify =
-				(volatile uint8_t *)(bar + rd32(cfg + cap + 8));
-			notify_mult = rd32(cfg + cap + 16);
+			v->notify = at;
+			v->notify_mult = rd32(cfg + cap + 16);
 		}
+		if (cfg[cap + 3] == DEVICE)
+			v->device = at;
 		if (cfg[cap + 3] == PCI_CFG)
-			cfgcap = cap;
+			v->cfgcap = cap;
 	}
-	vcheck(common && notify && cfgcap, "missing virtio capabilities");
-	if (!common || !notify || !cfgcap)
-		return;
-	vcheck(*(volatile uint16_t *)(common + NUMQ) == 1, "num_queues != 1");
+	return vcheck(v, v->common && v->notify && v->cfgcap,
+		      "missing virtio capabilities");
+}
 
-	/* Reset, then negotiate: an unoffered feature must be refused. */
-	common[STATUS] = 0;
-	common[STATUS] = S_ACK | S_DRIVER;
-	*(volatile uint32_t *)(common + DFSELECT) = 1;
-	vcheck(*(volatile uint32_t *)(common + DF) & 1,
+void virtio_driver(struct vdev *v, uint64_t features)
+{
+	COMMON8(v, STATUS) = 0;
+	COMMON8(v, STATUS) = S_ACK | S_DRIVER;
+	COMMON32(v, DFSELECT) = 1;
+	vcheck(v, COMMON32(v, DF) & (F_VERSION_1 >> 32),
 	       "VERSION_1 not offered");
-	*(volatile uint32_t *)(common + GFSELECT) = 1;
-	*(volatile uint32_t *)(common + GF) = 1 | 0x80000000u; /* bit 63 */
-	common[STATUS] = S_ACK | S_DRIVER | S_FEATURES_OK;
-	vcheck(!(common[STATUS] & S_FEATURES_OK), "unoffered feature accepted");
-	common[STATUS] = 0;
-	common[STATUS] = S_ACK | S_DRIVER;
-	*(volatile uint32_t *)(common + GFSELECT) = 0;
-	*(volatile uint32_t *)(common + GF) = 0;
-	*(volatile uint32_t *)(common + GFSELECT) = 1;
-	*(volatile uint32_t *)(common + GF) = 1; /* VERSION_1 only */
+	COMMON32(v, GFSELECT) = 0;
+	COMMON32(v, GF) = (uint32_t)features;
+	COMMON32(v, GFSELECT) = 1;
+	COMMON32(v, GF) = (uint32_t)(features >> 32);
+}
+
+bool virtio_features(struct vdev *v, uint64_t features)
+{
+	virtio_driver(v, features);
+	COMMON8(v, STATUS) = S_ACK | S_DRIVER | S_FEATURES_OK;
+	return COMMON8(v, STATUS) & S_FEATURES_OK;
+}
+
+void vq_setup(struct vdev *v, struct vq *q, uint16_t index)
+{
+	q->avail.idx = 0;
+	q->used.idx = 0;
+	q->index = index;
+	COMMON16(v, QSELECT) = index;
+	COMMON16(v, QSIZE) = VQ_SIZE;
+	vcheck(v, COMMON16(v, QSIZE) == VQ_SIZE, "queue size not taken");
+	q->notify = (volatile uint16_t *)(v->notify +
+					  COMMON16(v, QNOFF) * v->notify_mult);
+	COMMON64(v, QDESC) = (uint64_t)q->desc;
+	COMMON64(v, QAVAIL) = (uint64_t)&q->avail;
+	COMMON64(v, QUSED) = (uint64_t)&q->used;
+	COMMON16(v, QENABLE) = 1;
+}
+
+void vq_post(struct vq *q, uint16_t head)
+{
+	q->avail.ring[q->avail.idx % VQ_SIZE] = head;
+	__asm__ volatile("" ::: "memory");
+	q->avail.idx++;
+}
+
+void vq_kick(struct vq *q)
+{
+	__asm__ volatile("mfence" ::: "memory");
+	*q->notify = q->index;
+}
+
+bool vq_wait_all(struct vq *q)
+{
+	for (unsigned long spin = 0; spin < SPIN_MAX; spin++) {
+		if (*(volatile uint16_t *)&q->used.idx == q->avail.idx)
+			break;
+		__asm__ volatile("pause");
+	}
+	__asm__ volatile("" ::: "memory");
+	return q->used.idx == q->avail.idx;
+}
+
+static struct vq rng_q;
+static uint8_t rng_buf[64];
+
+void tiny_virtio(uint64_t rsdp)
+{
+	struct vdev v = {.mode = "virtio"};
+	volatile uint8_t *cfg;
+	unsigned int cfgcap;
+
+	if (!virtio_find(&v, rsdp, VIRTIO_RNG_DEVICE))
+		return;
+	cfg = v.cfg;
+	cfgcap = v.cfgcap;
+	vcheck(&v, COMMON16(&v, NUMQ) == 1, "num_queues != 1");
+
+	/* An unoffered feature (bit 63) must be refused. */
+	vcheck(&v, !virtio_features(&v, F_VERSION_1 | 1ull << 63),
+	       "unoffered feature accepted");
+	virtio_driver(&v, F_VERSION_1);
 	/* Set FEATURES_OK through the PCI config window, read it back
 	 * through the BAR. */
 	cfg[cfgcap + 4] = 0;
 	*(volatile uint32_t *)(cfg + cfgcap + 8) = STATUS;
 	*(volatile uint32_t *)(cfg + cfgcap + 12) = 1;
 	cfg[cfgcap + 16] = S_ACK | S_DRIVER | S_FEATURES_OK;
-	vcheck(common[STATUS] & S_FEATURES_OK, "config window write");
-	vcheck(cfg[cfgcap + 16] == (S_ACK | S_DRIVER | S_FEATURES_OK),
+	vcheck(&v, COMMON8(&v, STATUS) & S_FEATURES_OK, "config window write");
+	vcheck(&v, cfg[cfgcap + 16] == (S_ACK | S_DRIVER | S_FEATURES_OK),
 	       "config window read");
 
-	/* One queue of QSZ entries in our own memory; no interrupts. */
-	*(volatile uint16_t *)(common + QSELECT) = 0;
-	*(volatile uint16_t *)(common + QSIZE) = QSZ;
-	noff = *(volatile uint16_t *)(common + QNOFF);
-	*(volatile uint64_t *)(common + QDESC) = (uint64_t)ring_desc;
-	*(volatile uint64_t *)(common + QAVAIL) = (uint64_t)&ring_avail;
-	*(volatile uint64_t *)(common + QUSED) = (uint64_t)&ring_used;
-	*(volatile uint16_t *)(common + QENABLE) = 1;
-	common[STATUS] = S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK;
+	vq_setup(&v, &rng_q, 0);
+	COMMON8(&v, STATUS) = S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK;
 
-	ring_desc[0].addr = (uint64_t)rng_buf;
-	ring_desc[0].len = sizeof(rng_buf);
-	ring_desc[0].flags = 2; /* device-writable */
-	ring_avail.ring[0] = 0;
-	used_before = ring_used.idx;
-	__asm__ volatile("" ::: "memory");
-	ring_avail.idx = 1;
-	__asm__ volatile("mfence" ::: "memory");
-	*(volatile uint16_t *)(notify + noff * notify_mult) = 0; /* kick */
-	for (unsigned long spin = 0; spin < 50000000ul; spin++) {
-		if (*(volatile uint16_t *)&ring_used.idx != used_before)
-			break;
-		__asm__ volatile("pause");
-	}
-	vcheck(ring_used.idx == (uint16_t)(used_before + 1), "no used entry");
-	vcheck(ring_used.ring[0].id == 0 &&
-		       ring_used.ring[0].len == sizeof(rng_buf),
+	rng_q.desc[0].addr = (uint64_t)rng_buf;
+	rng_q.desc[0].len = sizeof(rng_buf);
+	rng_q.desc[0].flags = VQ_F_WRITE;
+	vq_post(&rng_q, 0);
+	vq_kick(&rng_q);
+	vcheck(&v, vq_wait_all(&rng_q), "no used entry");
+	vcheck(&v,
+	       rng_q.used.ring[0].id == 0 &&
+		       rng_q.used.ring[0].len == sizeof(rng_buf),
 	       "used entry");
 	{
 		unsigned int nonzero = 0;
 
 		for (unsigned int i = 0; i < sizeof(rng_buf); i++)
 			nonzero += rng_buf[i] != 0;
-		vcheck(nonzero > 32, "buffer not filled with random bytes");
+		vcheck(&v, nonzero > 32, "buffer not filled with random bytes");
 	}
-	common[STATUS] = 0; /* reset */
-	vcheck(common[STATUS] == 0, "reset");
-	puts_uart(vfail ? "TINY: virtio FAIL\n" : "TINY: virtio ok\n");
+	COMMON8(&v, STATUS) = 0; /* reset */
+	vcheck(&v, COMMON8(&v, STATUS) == 0, "reset");
+	puts_uart(v.fail ? "TINY: virtio FAIL\n" : "TINY: virtio ok\n");
 }
