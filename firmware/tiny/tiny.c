@@ -149,6 +149,11 @@ static void tiny_run(const struct tiny_boot *b)
 		tiny_pci(b->rsdp);
 	} else if (str_eq(mode, "virtio")) {
 		tiny_virtio(b->rsdp);
+	} else if (str_eq(mode, "virtio-blk")) {
+		char ro[4] = "0";
+
+		cmdline_get(b->cmdline, "tiny.ro", ro, sizeof(ro));
+		tiny_virtio_blk(b->rsdp, str_eq(ro, "1"));
 	} else if (str_eq(mode, "cpuid")) {
 		mode_cpuid();
 	} else if (str_eq(mode, "marker")) {

@@ -53,6 +53,8 @@ struct tiny_boot {
 
 void tiny_pci(uint64_t rsdp);
 void tiny_virtio(uint64_t rsdp);
+/* ro: the disk was given with ,ro (tiny.ro=1). */
+void tiny_virtio_blk(uint64_t rsdp, bool ro);
 
 void putc_uart(char c);
 int getc_uart(void);

@@ -3,7 +3,7 @@ TINY_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-pic \
 	-fno-pie -mno-red-zone -mgeneral-regs-only -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -nostdlib -Ifirmware/tiny
 TINY_SRCS := firmware/tiny/head.S firmware/tiny/lib.c firmware/tiny/tiny.c \
-	firmware/tiny/pci.c firmware/tiny/virtio.c
+	firmware/tiny/pci.c firmware/tiny/virtio.c firmware/tiny/virtio_blk.c
 
 $(FW_BUILD)/tiny.elf: $(TINY_SRCS) firmware/tiny/tiny.h firmware/tiny/virtio.h firmware/tiny/tiny.ld
 	@mkdir -p $(dir $@)
@@ -17,7 +17,7 @@ FW_TINY_BINS += $(FW_BUILD)/tiny.bzImage
 
 # The same guest as an ELF vmlinux with a PVH note (32-bit entry).
 TINY_PVH_SRCS := firmware/tiny/pvh.S firmware/tiny/lib.c firmware/tiny/tiny.c \
-	firmware/tiny/pci.c firmware/tiny/virtio.c
+	firmware/tiny/pci.c firmware/tiny/virtio.c firmware/tiny/virtio_blk.c
 $(FW_BUILD)/tiny-pvh.elf: $(TINY_PVH_SRCS) firmware/tiny/tiny.h firmware/tiny/virtio.h firmware/tiny/pvh.ld
 	@mkdir -p $(dir $@)
 	$(CC) $(TINY_CFLAGS) -mcmodel=small -static -no-pie -Wl,--build-id=none \
