@@ -101,7 +101,7 @@ guest: all
 	BUILD=$(BUILD) scripts/guest-assets.sh
 
 run: all
-	BUILD=$(BUILD) scripts/run-default.sh
+	BUILD=$(BUILD) scripts/run-default.sh $(ARGS)
 
 rig-shell: all
 	BUILD=$(BUILD) tests/rig/x86-rig.sh --interactive -- /bin/sh

@@ -80,6 +80,10 @@ ip link set lo up 2>/dev/null
 if ! modprobe kvm_amd; then
 	fail "modprobe kvm_amd failed: $(dmesg | grep -i -e kvm -e svm | grep -v "command line" | tail -n 3 | tr '\n' ' ')"
 fi
+# For microvm's --net (taps) and --vsock vhost=on, in tests and `make run`.
+for m in tun vhost_vsock; do
+	modprobe "$m" || echo "rig: modprobe $m failed"
+done
 if [ ! -c /dev/kvm ]; then
 	fail "kvm_amd loaded but /dev/kvm is missing (does the rig CPU expose SVM? need -cpu max): $(dmesg | grep -i kvm | grep -v "command line" | tail -n 3 | tr '\n' ' ')"
 fi

@@ -69,7 +69,7 @@ cd "$repo"
 . scripts/debian-kernel.sh
 
 RIG_MODULES="virtio_pci 9p 9pnet 9pnet_virtio irqbypass kvm kvm_amd ccp
-vfio vfio_iommu_type1 vfio-pci vfio_virqfd"
+vfio vfio_iommu_type1 vfio-pci vfio_virqfd tun vhost_vsock"
 
 rig_cache="$repo/build/cache/rig"
 mkdir -p "$rig_cache/jobs"
