@@ -109,11 +109,11 @@ int blk_parse_request(const struct virtq_elem *elem, uint64_t capacity,
 			req->why = "device-writable data in a write request";
 			return VIRTIO_BLK_S_IOERR;
 		}
+		req->data_len = elem->out_len - (uint32_t)sizeof(hdr);
 		if (readonly) {
 			req->why = "write to a read-only disk";
 			return VIRTIO_BLK_S_IOERR;
 		}
-		req->data_len = elem->out_len - (uint32_t)sizeof(hdr);
 		req->ndata = blk_slice(elem->iov, elem->nout, sizeof(hdr),
 				       req->data_len, data);
 		break;

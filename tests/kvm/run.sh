@@ -199,7 +199,7 @@ blk_case virtio-blk-batch io_uring 8 1 $(tiny virtio-blk)
 MICROVM_EVLOOP=epoll blk_case virtio-blk-batch-epoll epoll 8 1 $(tiny virtio-blk)
 # Read-only: the guest wants IOERR for its write, which never reaches the loop.
 blk_case virtio-blk-ro io_uring 7 0 --kernel "$TINY" --cmdline 'tiny.mode=virtio-blk tiny.ro=1'
-grep -q 'write to a read-only disk' <<<"$err" && t_ok virtio-blk-ro-write-refused ||
+grep -q 'sector 2, 512 bytes): write to a read-only disk' <<<"$err" && t_ok virtio-blk-ro-write-refused ||
 	t_fail virtio-blk-ro-write-refused "$err"
 
 # --- CPUID as the guest sees it ---
