@@ -1,9 +1,10 @@
-/* embed.c: embeds libmicrovm, boots and stops two VMs in one process, proves nothing leaks. */
+/* embed.c: embeds libmicrovm, boots and stops VMs (with virtio devices) in one process, proves nothing leaks. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,82 @@ out:
 	close(pipefd[1]);
 }
 
+/*
+ * virtio devices from the API: the tiny guest's virtio-blk mode on a disk
+ * image (word k of sector s is s << 16 | k; it writes the complement to
+ * sector 2), next to virtio-rng and a vsock device whose socket must be
+ * gone after destroy.
+ */
+static void run_devices_vm(const char *kernel)
+{
+	struct microvm_config cfg;
+	struct captured_log log = {0};
+	struct microvm_exit ex = {0};
+	struct microvm *vm = NULL;
+	struct microvm_disk disk = {0};
+	struct microvm_vsock vsock = {.guest_cid = 3};
+	char img[] = "/tmp/microvm-embed-disk-XXXXXX", uds[64];
+	uint32_t sector[128];
+	bool good = true;
+	int pipefd[2], fd, r;
+
+	fd = mkstemp(img);
+	if (fd < 0 || pipe2(pipefd, O_CLOEXEC)) {
+		CHECK(0, "devices: temp file or pipe: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (uint32_t s = 0; s < 64; s++) {
+		for (uint32_t k = 0; k < 128; k++)
+			sector[k] = s << 16 | k;
+		if (write(fd, sector, sizeof(sector)) != sizeof(sector))
+			good = false;
+	}
+	CHECK(good, "devices: disk image written");
+	snprintf(uds, sizeof(uds), "/tmp/microvm-embed-%d.sock", getpid());
+	disk.path = img;
+	disk.id = "embed";
+	vsock.uds = uds;
+	microvm_config_init(&cfg);
+	cfg.kernel = kernel;
+	cfg.cmdline = "tiny.mode=virtio-blk";
+	cfg.memory = 32 << 20;
+	cfg.disks = &disk;
+	cfg.ndisks = 1;
+	cfg.vsock = &vsock;
+	cfg.rng = true;
+	cfg.console = MICROVM_CONSOLE_FDS;
+	cfg.console_in_fd = -1;
+	cfg.console_out_fd = pipefd[1];
+	cfg.log_fn = log_cb;
+	cfg.log_opaque = &log;
+
+	r = microvm_create(&cfg, &vm);
+	CHECK(r == 0, "devices: microvm_create with a disk, vsock and rng (%s)",
+	      r ? log.last : "");
+	if (r == 0) {
+		CHECK(microvm_start(vm) == 0, "devices: microvm_start");
+		CHECK(wait_for(pipefd[0], "TINY: virtio-blk ok") == 0,
+		      "devices: the guest drove virtio-blk");
+		CHECK(fd_readable(microvm_exit_fd(vm), 20000) &&
+			      microvm_wait(vm, &ex) == 0 &&
+			      ex.reason == MICROVM_EXIT_POWEROFF,
+		      "devices: the guest powered off (%s)",
+		      microvm_exit_reason_name(ex.reason));
+	}
+	microvm_destroy(vm);
+	CHECK(access(uds, F_OK) < 0 && errno == ENOENT,
+	      "devices: the vsock socket is gone after destroy");
+	CHECK(pread(fd, sector, sizeof(sector), 2 * 512) == sizeof(sector) &&
+		      sector[0] == ~(2u << 16) && sector[127] == ~(2u << 16 | 127),
+	      "devices: the guest's write reached sector 2 of the file");
+	close(fd);
+	unlink(img);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 /* Where PCI devices landed, through the API and as JSON. */
 static void check_devices(const char *kernel)
 {
@@ -247,6 +324,7 @@ int main(int argc, char **argv)
 	for (int round = 0; round < 2; round++) {
 		run_vm(argv[1], "halt", true, MICROVM_EXIT_STOPPED);
 		run_vm(argv[1], "hello", false, MICROVM_EXIT_POWEROFF);
+		run_devices_vm(argv[1]);
 	}
 	check_devices(argv[1]);
 	check_plan();
