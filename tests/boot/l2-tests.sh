@@ -39,7 +39,9 @@ secs() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'
 }
 
-# boot NAME CMDLINE [MORE ARGS...]: runs microvm on our guest with a timeout.
+BOOT_PREFIX=()
+# boot NAME CMDLINE [MORE ARGS...]: runs microvm on our guest with a timeout
+# (behind the command in the BOOT_PREFIX array, e.g. ip netns exec NS, if set).
 # Sets: status, log (each line prefixed with its $EPOCHREALTIME), t0, wall.
 boot() {
 	local name=$1 cmdline=$2
@@ -47,7 +49,7 @@ boot() {
 	log="$LOGDIR/$name.log"
 	t0=$EPOCHREALTIME
 	# No stdin (EOF): the console is output only here.
-	timeout -k 5 "$BOOT_TIMEOUT" "$MICROVM" run --kernel "$KERNEL" --initrd "$INITRD" \
+	"${BOOT_PREFIX[@]}" timeout -k 5 "$BOOT_TIMEOUT" "$MICROVM" run --kernel "$KERNEL" --initrd "$INITRD" \
 		--cmdline "$cmdline" --console stdio "$@" </dev/null 2>&1 |
 		while IFS= read -r line; do
 			printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"

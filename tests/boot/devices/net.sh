@@ -1,4 +1,4 @@
-# net.sh: L2 test of virtio-net: a tap on the rig host; the guest pings it and TCP data is echoed both ways through it, with offloads negotiated.
+# net.sh: L2 test of virtio-net: a tap in a network namespace of the rig host; the guest pings it and TCP data is echoed both ways through it, with offloads negotiated.
 TESTS+=(virtio-net net-bad-tap)
 
 # wait_pids SECS PID...: give background jobs SECS seconds to finish, then kill the rest.
@@ -18,7 +18,7 @@ wait_pids() {
 }
 
 test_virtio_net() {
-	local n=virtio-net tap=mvtap0 hip=10.0.2.1 gip=10.0.2.15 bytes=1048576 conns=2
+	local n=virtio-net ns=mv-net-test tap=mvtap0 hip=10.0.2.1 gip=10.0.2.15 bytes=1048576 conns=2
 	local out gcmd epid spid est sst feat why=""
 	if ! out=$(sockh_build); then
 		t_fail "$n" "building the sock-helper initramfs failed: $out"
@@ -32,18 +32,21 @@ test_virtio_net() {
 		t_fail "$n" "the rig has no ip (iproute2) to make the tap"
 		return
 	fi
-	ip link del "$tap" 2>/dev/null
-	if ! out=$(ip tuntap add mode tap name "$tap" 2>&1 && ip addr add "$hip/24" dev "$tap" 2>&1 &&
-		ip link set "$tap" up 2>&1); then
-		t_fail "$n" "making tap $tap failed: $out"
-		ip link del "$tap" 2>/dev/null
+	# Everything on the host side (tap, helpers, microvm) lives in a network
+	# namespace of our own, so the test touches none of the host's interfaces.
+	ip netns del "$ns" 2>/dev/null
+	if ! out=$(ip netns add "$ns" 2>&1 && ip -n "$ns" tuntap add mode tap name "$tap" 2>&1 &&
+		ip -n "$ns" addr add "$hip/24" dev "$tap" 2>&1 && ip -n "$ns" link set "$tap" up 2>&1 &&
+		ip -n "$ns" link set lo up 2>&1); then
+		t_fail "$n" "making namespace $ns with tap $tap failed: $out"
+		ip netns del "$ns" 2>/dev/null
 		return
 	fi
 	# Rig side: an echo server for the guest's connections, and a sender that
 	# connects to the guest's echo server as soon as it answers.
-	"$SOCKH_BIN" echo "tcp:$hip:5001" "$conns" >"$LOGDIR/$n.host-echo.log" 2>&1 &
+	ip netns exec "$ns" "$SOCKH_BIN" echo "tcp:$hip:5001" "$conns" >"$LOGDIR/$n.host-echo.log" 2>&1 &
 	epid=$!
-	"$SOCKH_BIN" send "tcp:$gip:6001" "$bytes" "$conns" 150 >"$LOGDIR/$n.host-send.log" 2>&1 &
+	ip netns exec "$ns" "$SOCKH_BIN" send "tcp:$gip:6001" "$bytes" "$conns" 150 >"$LOGDIR/$n.host-send.log" 2>&1 &
 	spid=$!
 	gcmd="echo FEATURES \$(cat /sys/class/net/eth0/device/features);"
 	gcmd+=" ip link set eth0 up && ip addr add $gip/24 dev eth0 && ping -c 3 -W 10 $hip &&"
@@ -51,15 +54,17 @@ test_virtio_net() {
 	gcmd+=" sock-helper send tcp:$hip:5001 $bytes $conns 30; r=\$?; wait \$e || r=1;"
 	gcmd+=" cd /sys/class/net/eth0/statistics;"
 	gcmd+=" echo NETSTAT rx \$(cat rx_packets) \$(cat rx_bytes) tx \$(cat tx_packets) \$(cat tx_bytes); exit \$r; }"
+	BOOT_PREFIX=(ip netns exec "$ns")
 	INITRD="$SOCKH_INITRD" boot "$n" \
 		"console=ttyS0 reboot=k panic=-1 quiet microvm.modules=virtio_pci,virtio_net microvm.init=cmd microvm.cmd=\"$gcmd\"" \
 		--cpus 1 --memory 256M --net "tap=$tap" --log-level info
+	BOOT_PREFIX=()
 	wait_pids 15 "$epid" "$spid"
 	wait "$epid"
 	est=$?
 	wait "$spid"
 	sst=$?
-	ip link del "$tap" 2>/dev/null
+	ip netns del "$ns"
 	feat=$(cut -d' ' -f2- "$log" | sed -n 's/^FEATURES \([01]*\).*/\1/p' | head -n1)
 	# Frames over 1514 bytes on average mean TSO passed through the tap.
 	echo "# $n: guest features ${feat:-?}; $(cut -d' ' -f2- "$log" | grep -a '^NETSTAT' |
