@@ -91,34 +91,32 @@ static bool console_flush_pending(struct console *c)
 	return true;
 }
 
-/* Apply the escape sequence (ESC x stops the VM, ESC ESC sends ESC). */
-static size_t console_filter(struct console *c, const uint8_t *in, size_t n,
-			     uint8_t *buf)
+size_t console_escape_filter(struct vm *vm, uint8_t escape, bool *seen,
+			     const uint8_t *in, size_t n, uint8_t *out)
 {
-	size_t out = 0;
+	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		uint8_t ch = in[i];
 
-		if (c->escape_seen) {
-			c->escape_seen = false;
+		if (*seen) {
+			*seen = false;
 			if (ch == 'x' || ch == 'X') {
-				vm_request_exit(c->vm, MICROVM_EXIT_STOPPED, -1,
-						0,
+				vm_request_exit(vm, MICROVM_EXIT_STOPPED, -1, 0,
 						"stopped from the console "
 						"(escape sequence)");
-				return out;
+				return k;
 			}
-			if (ch != c->escape)
-				buf[out++] = c->escape;
-			buf[out++] = ch;
-		} else if (c->escape && ch == c->escape) {
-			c->escape_seen = true;
+			if (ch != escape)
+				out[k++] = escape;
+			out[k++] = ch;
+		} else if (escape && ch == escape) {
+			*seen = true;
 		} else {
-			buf[out++] = ch;
+			out[k++] = ch;
 		}
 	}
-	return out;
+	return k;
 }
 
 static bool console_input_ready(void *opaque, int fd, uint32_t revents)
@@ -137,7 +135,8 @@ static bool console_input_ready(void *opaque, int fd, uint32_t revents)
 		log_debug(&c->vm->log, "console", "console input closed");
 		return false;
 	}
-	c->pending_len = console_filter(c, buf, (size_t)n, c->pending);
+	c->pending_len = console_escape_filter(c->vm, c->escape, &c->escape_seen,
+					       buf, (size_t)n, c->pending);
 	c->pending_off = 0;
 	return console_flush_pending(c);
 }

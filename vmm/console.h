@@ -2,6 +2,10 @@
 #ifndef VMM_CONSOLE_H
 #define VMM_CONSOLE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 struct vm;
 
 /* Create vm->serial and vm->console from vm->cfg; 0 or -errno. */
@@ -11,5 +15,15 @@ __attribute__((warn_unused_result)) int console_create(struct vm *vm);
 __attribute__((warn_unused_result)) int console_start(struct vm *vm);
 
 void console_destroy(struct vm *vm);
+
+/*
+ * The escape key on console input (UART and virtio-console): `escape`
+ * then x stops the VM, `escape` twice sends it once (0: no escape key).
+ * `*seen` carries a pending escape byte between calls. Writes at most
+ * n + 1 bytes to `out`; returns how many. After an x the rest of `in` is
+ * dropped.
+ */
+size_t console_escape_filter(struct vm *vm, uint8_t escape, bool *seen,
+			     const uint8_t *in, size_t n, uint8_t *out);
 
 #endif

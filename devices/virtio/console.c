@@ -17,6 +17,7 @@
 #include "devices/pci/host.h"
 #include "devices/virtio/devices.h"
 #include "devices/virtio/virtio.h"
+#include "vmm/console.h"
 #include "vmm/evloop.h"
 #include "vmm/vm.h"
 
@@ -208,36 +209,6 @@ static bool con_flush_pending(struct virtio_con *con)
 	return done;
 }
 
-/* The escape key: ESC x stops the VM, ESC ESC sends one ESC. */
-static size_t con_filter(struct virtio_con *con, const uint8_t *in, size_t n,
-			 uint8_t *out)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		uint8_t ch = in[i];
-
-		if (con->escape_seen) {
-			con->escape_seen = false;
-			if (ch == 'x' || ch == 'X') {
-				vm_request_exit(con->vm, MICROVM_EXIT_STOPPED,
-						-1, 0,
-						"stopped from the console "
-						"(escape sequence)");
-				return k;
-			}
-			if (ch != con->escape)
-				out[k++] = con->escape;
-			out[k++] = ch;
-		} else if (con->escape && ch == con->escape) {
-			con->escape_seen = true;
-		} else {
-			out[k++] = ch;
-		}
-	}
-	return k;
-}
-
 static bool con_in_ready(void *opaque, int fd, uint32_t revents)
 {
 	struct virtio_con *con = opaque;
@@ -258,7 +229,9 @@ static bool con_in_ready(void *opaque, int fd, uint32_t revents)
 		con->in_eof = true;
 		return false;
 	}
-	con->pending_len = con_filter(con, buf, (size_t)n, con->pending);
+	con->pending_len = console_escape_filter(con->vm, con->escape,
+						 &con->escape_seen, buf,
+						 (size_t)n, con->pending);
 	con->pending_off = 0;
 	if (!con_flush_pending(con)) {
 		con->in_waiting = true;
