@@ -419,6 +419,23 @@ static int x86_check_memory(struct vm *vm, uint64_t need, const char *what)
 	return -EINVAL;
 }
 
+/* Copy `len` bytes at `off` of an input file to guest RAM at `gpa`. */
+static int x86_copy_file(struct vm *vm, const struct mapped_file *f,
+			 uint64_t off, uint64_t len, uint64_t gpa,
+			 const char *what, const char *path)
+{
+	void *dst = guest_mem_ptr(&vm->mem, gpa, len);
+	int r;
+
+	if (!dst)
+		return -EFAULT;
+	r = file_copy_out(f, off, len, dst);
+	if (r < 0)
+		log_err(&vm->log, "loader", "%s '%s': reading it: %s", what,
+			path, strerror(-r));
+	return r;
+}
+
 /* Place the initrd as high as allowed in low RAM, above `floor`. */
 static int x86_load_initrd(struct vm *vm, uint64_t floor, uint64_t max_addr,
 			   uint64_t *gpa, uint64_t *size)
@@ -450,7 +467,7 @@ static int x86_load_initrd(struct vm *vm, uint64_t floor, uint64_t max_addr,
 		}
 		goto out;
 	}
-	r = guest_mem_write(&vm->mem, at, f.data, f.size);
+	r = x86_copy_file(vm, &f, 0, f.size, at, "initrd", vm->cfg.initrd);
 	if (r < 0)
 		goto out;
 	*gpa = at;
@@ -653,8 +670,8 @@ static int x86_load_bzimage(struct vm *vm, const struct mapped_file *k)
 	r = x86_check_memory(vm, kernel_end, "this kernel");
 	if (r < 0)
 		return r;
-	r = guest_mem_write(&vm->mem, X86_HIMEM_START, k->data + bz.setup_size,
-			    bz.kernel_size);
+	r = x86_copy_file(vm, k, bz.setup_size, bz.kernel_size,
+			  X86_HIMEM_START, "kernel", vm->cfg.kernel);
 	if (r < 0)
 		return r;
 	r = x86_load_common(vm, kernel_end, bz.initrd_addr_max,
@@ -714,7 +731,10 @@ static int x86_load_pvh_elf(struct vm *vm, const struct mapped_file *k)
 				(unsigned long long)ek.load[i].paddr);
 			return -EFAULT;
 		}
-		memcpy(dst, k->data + ek.load[i].offset, ek.load[i].filesz);
+		r = x86_copy_file(vm, k, ek.load[i].offset, ek.load[i].filesz,
+				  ek.load[i].paddr, "kernel", vm->cfg.kernel);
+		if (r < 0)
+			return r;
 		memset(dst + ek.load[i].filesz, 0,
 		       ek.load[i].memsz - ek.load[i].filesz);
 	}
