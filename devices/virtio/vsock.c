@@ -1384,9 +1384,21 @@ static int uds_listen(struct virtio_vsock *v)
 	if (bind(v->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(v->listen_fd, 128) < 0) {
 		r = -errno;
-		log_err(lg, v->name, "--vsock uds=%s: %s", v->uds,
-			r == -ENOENT ? "its directory does not exist"
-				     : strerror(-r));
+		if (r == -ENOENT)
+			log_err(lg, v->name,
+				"--vsock uds=%s: its directory does not exist",
+				v->uds);
+		else if (r == -ENXIO || r == -EOPNOTSUPP)
+			log_err(lg, v->name,
+				"--vsock uds=%s: %s: this filesystem cannot "
+				"hold Unix sockets (9p, some FUSE); use a "
+				"local one such as /run or /tmp",
+				v->uds, strerror(-r));
+		else
+			log_err(lg, v->name, "--vsock uds=%s: %s", v->uds,
+				strerror(-r));
+		if (r == -ENXIO || r == -EOPNOTSUPP)
+			return -EINVAL; /* a bad path: usage, status 2 */
 		return r == -EACCES ? -EPERM : r;
 	}
 	if (stat(v->uds, &st) == 0) {

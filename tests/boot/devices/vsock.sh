@@ -1,5 +1,5 @@
 # vsock.sh: L2 tests of virtio-vsock: streams echoed both ways, many at once, refusals, through the Unix socket back-end and through vhost-vsock.
-TESTS+=(virtio-vsock vsock-bad-uds virtio-vsock-vhost)
+TESTS+=(virtio-vsock vsock-bad-uds vsock-uds-on-9p virtio-vsock-vhost)
 
 # vsock_run NAME HOST_ECHO HOST_SEND HOST_REFUSED HOST_ABUSE MICROVM-ARGS...: the rig
 # serves HOST_ECHO (guest port 2:5000) and connects to the guest's port 6000
@@ -81,6 +81,12 @@ test_virtio_vsock() {
 test_vsock_bad_uds() {
 	bad_input vsock-bad-uds '--vsock uds=/nonexistent-dir/v.sock' --kernel "$KERNEL" --initrd "$INITRD" \
 		--vsock cid=3,uds=/nonexistent-dir/v.sock
+}
+
+# The checkout is on the rig's 9p share, where Unix sockets cannot live.
+test_vsock_uds_on_9p() {
+	bad_input vsock-uds-on-9p 'cannot hold Unix sockets' --kernel "$KERNEL" --initrd "$INITRD" \
+		--vsock "cid=3,uds=$LOGDIR/vsock-on-9p.sock"
 }
 
 # The same through the kernel's vhost-vsock: the rig host is CID 2 for the guest.
