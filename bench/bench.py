@@ -293,13 +293,17 @@ class Bench:
         cmd = microvm_cmd(g) if vmm == "microvm" else qemu_cmd(machine, g)
         cpu = max(os.sched_getaffinity(0))
         r = subprocess.run([self.launch, "--label", vmm, "--repeat", str(n), "--cpu", str(cpu),
-                            "--timeout", "120", "--"] + cmd, capture_output=True, text=True)
+                            "--timeout", "60", "--"] + cmd, capture_output=True, text=True)
         res = json.loads(r.stdout)
         want = "5" if vmm == "microvm" else "0"
         ok = res["exit_statuses"] == {want: n}
+        # A VM that hangs is killed after 60 s and counts as a signal.
         res["problems"] = [] if ok else [f"exit statuses {res['exit_statuses']}"]
         if not ok:
-            self.failures.append(f"rate {vmm}: exit statuses {res['exit_statuses']}")
+            log(f"rate {vmm}: exit statuses {res['exit_statuses']}")
+            # The peer misbehaving is a finding (reported with its rate), not a harness failure.
+            if vmm == "microvm":
+                self.failures.append(f"rate {vmm}: exit statuses {res['exit_statuses']}")
         return res
 
 
@@ -739,8 +743,11 @@ def report(a):
             r = t["rate"].get(v)
             if r:
                 rate_cells.append(f"{v} {r['vms_per_s']:.1f} VMs/s ({r['runs']} in a row on "
-                                  f"CPU {r['cpu']}, median {r['median_ms']:.1f} ms each)")
-        if len(vmms) == 2 and all(t["rate"].get(v) for v in vmms):
+                                  f"CPU {r['cpu']}, median {r['median_ms']:.1f} ms each"
+                                  + "".join(f"; did not work: {x}" for x in r.get("problems", []))
+                                  + ")")
+        if len(vmms) == 2 and all(t["rate"].get(v) and not t["rate"][v].get("problems")
+                                  for v in vmms):
             ratio = t["rate"]["microvm"]["vms_per_s"] / t["rate"]["qemu"]["vms_per_s"]
             rate_cells.append(f"ratio microvm/QEMU {ratio:.2f}")
             entry["tiny"]["rate_ratio"] = ratio
