@@ -21,6 +21,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,6 +34,8 @@ POWEROFF_LINE = "reboot: Power down"
 TINY_STOP_LINE = "BENCH-GUEST: stop"
 TINY_READY_LINE = "BENCH-GUEST: ready"
 QEMU = "qemu-system-x86_64"
+# Where the executables and guest files are read from; stage() may move them to a tmpfs.
+FILES = {}
 
 
 def log(msg):
@@ -137,8 +140,33 @@ class Tracing:
 
 # ---------------------------------------------------------------- VMM command lines
 
+def stage(section, kernel, initrd):
+    """Point FILES at the binaries and guest files; in the rig, at copies on its tmpfs.
+
+    The rig reads this checkout over 9p without a page cache (it is shared writable),
+    while QEMU and its libraries come from the read-only, cached 9p root: left there,
+    every page of microvm's binary and every byte of the guest's kernel was fetched
+    through the emulated transport on each run (both VMMs paid it for the guest files,
+    only microvm for its binary). A real host has all of them in its page cache, so
+    both VMMs now read them from the rig's tmpfs. Returns the directory, or None."""
+    src = {"microvm": path(BUILD, "microvm"),
+           "guest-stop": path(BUILD, "bench", "guest-stop.elf"),
+           "guest-halt": path(BUILD, "bench", "guest-halt.elf")}
+    if kernel:
+        src.update(kernel=kernel, initrd=initrd)
+    FILES.clear()
+    FILES.update(src)
+    if section != "rig":
+        return None
+    d = tempfile.mkdtemp(prefix="microvm-bench-", dir="/tmp")
+    for k, f in src.items():
+        FILES[k] = os.path.join(d, os.path.basename(f))
+        shutil.copy2(f, FILES[k])
+    return d
+
+
 def microvm_cmd(kernel, initrd=None, cmdline=None, timings=None):
-    cmd = [path(BUILD, "microvm"), "run", "--kernel", kernel, "--cpus", str(CPUS),
+    cmd = [FILES.get("microvm", path(BUILD, "microvm")), "run", "--kernel", kernel, "--cpus", str(CPUS),
            "--memory", f"{RAM_MIB}M", "--console", "stdio"]
     if initrd:
         cmd += ["--initrd", initrd]
@@ -264,7 +292,7 @@ class Bench:
     # -- the tiny start/stop guest
 
     def tiny_run(self, vmm, tracing, machine):
-        g = path(BUILD, "bench", "guest-stop.elf")
+        g = FILES["guest-stop"]
         tj = os.path.join(self.logdir, f"{self.seq + 1:03d}-microvm-tiny.timings.json")
         cmd = microvm_cmd(g, timings=tj) if vmm == "microvm" else qemu_cmd(machine, g)
         res = self.run(vmm, cmd, tracing, end_line=TINY_STOP_LINE, timeout=120, tag="-tiny")
@@ -280,7 +308,7 @@ class Bench:
         return res
 
     def tiny_memory_run(self, vmm, tracing, machine):
-        g = path(BUILD, "bench", "guest-halt.elf")
+        g = FILES["guest-halt"]
         cmd = microvm_cmd(g) if vmm == "microvm" else qemu_cmd(machine, g)
         res = self.run(vmm, cmd, tracing, sample_at=TINY_READY_LINE, kill_after=True,
                        timeout=120, tag="-tinymem")
@@ -289,7 +317,7 @@ class Bench:
         return res
 
     def rate(self, vmm, machine, n):
-        g = path(BUILD, "bench", "guest-stop.elf")
+        g = FILES["guest-stop"]
         cmd = microvm_cmd(g) if vmm == "microvm" else qemu_cmd(machine, g)
         cpu = max(os.sched_getaffinity(0))
         r = subprocess.run([self.launch, "--label", vmm, "--repeat", str(n), "--cpu", str(cpu),
@@ -332,11 +360,14 @@ def measure(a):
     linux = a.section == "rig" or not kvm_is_pvm()
     # The bzImage by default: QEMU's usual -kernel, and 8 MiB to load instead of the
     # ELF's 57 MiB of segments (which both VMMs copy before their first KVM_RUN).
-    kernel = path("build", "guest", "vmlinux" if a.kernel == "pvh" else "vmlinuz")
-    initrd = path("build", "guest", "initramfs.cpio.gz")
+    kernel = src_kernel = path("build", "guest", "vmlinux" if a.kernel == "pvh" else "vmlinuz")
+    initrd = src_initrd = path("build", "guest", "initramfs.cpio.gz")
     if linux and not os.path.exists(initrd):
         raise SystemExit("bench: build/guest missing: run scripts/guest-assets.sh")
 
+    staged = stage(a.section, kernel if linux else None, initrd)
+    if linux:
+        kernel, initrd = FILES["kernel"], FILES["initrd"]
     tracing = Tracing(b.launch, kvm_exit=not kvm_is_pvm())
     if tracing.error:
         log(f"no tracing: {tracing.error}; trace-based metrics will be missing")
@@ -344,10 +375,13 @@ def measure(a):
     out["config"] = {
         "cpus": CPUS, "ram_mib": RAM_MIB, "iterations": a.iterations, "tiny_runs": a.tiny_runs,
         "memory_runs": a.memory_runs, "rate_runs": a.rate_runs,
-        "linux_kernel": os.path.relpath(kernel, REPO) if linux else None,
-        "linux_initrd": os.path.relpath(initrd, REPO) if linux else None,
+        "linux_kernel": os.path.relpath(src_kernel, REPO) if linux else None,
+        "linux_initrd": os.path.relpath(src_initrd, REPO) if linux else None,
+        "staged": staged and ("the microvm binary, the guest kernel, initrd and tiny guests "
+                              f"are copied to the rig's tmpfs ({staged}) and run from there"),
         "linux_cmdline": LINUX_CMDLINE if linux else None,
-        "microvm_cmd": " ".join(os.path.relpath(x, REPO) if x.startswith(REPO) else x
+        "microvm_cmd": " ".join(os.path.relpath(x, REPO) if x.startswith(REPO)
+                                else "microvm" if x == FILES["microvm"] else x
                                 for x in microvm_cmd("KERNEL", "INITRD", "CMDLINE")),
     }
     vmms = ["microvm"] + (["qemu"] if qemu["available"] else [])
@@ -421,6 +455,8 @@ def measure(a):
                        "guest": "bench/guest/guest.S (PVH ELF: marker, one line, triple fault)"}
     finally:
         tracing.close()
+        if staged:
+            shutil.rmtree(staged, ignore_errors=True)
     out["failures"] = b.failures
     tmp = a.out + ".tmp"
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
@@ -686,6 +722,9 @@ def report(a):
         else:
             md.append(f"- no QEMU column: {s['qemu']['reason']}")
         md.append(f"- microvm: `{c['microvm_cmd']}`")
+        if c.get("staged"):
+            md.append(f"- files: {c['staged']}, as a host's page cache would hold them "
+                      "(QEMU's binary and libraries come from the rig's cached root)")
         if s["tracing"].get("error"):
             md.append(f"- tracing: {s['tracing']['error']}")
         cal = s["qemu"].get("calibration") or []
