@@ -424,12 +424,10 @@ static int x86_copy_file(struct vm *vm, const struct mapped_file *f,
 			 uint64_t off, uint64_t len, uint64_t gpa,
 			 const char *what, const char *path)
 {
-	void *dst = guest_mem_ptr(&vm->mem, gpa, len);
-	int r;
+	int r = file_load_to_guest(f, off, len, &vm->mem, gpa);
 
-	if (!dst)
-		return -EFAULT;
-	r = file_copy_out(f, off, len, dst);
+	if (r == -EFAULT)
+		return r;
 	if (r < 0)
 		log_err(&vm->log, "loader", "%s '%s': reading it: %s", what,
 			path, strerror(-r));
