@@ -198,6 +198,19 @@ void microvm_destroy(struct microvm *vm);
  */
 int microvm_vcpu_tids(const struct microvm *vm, pid_t *tids, size_t n);
 
+/*
+ * The terminal the console stands for is now `cols` x `rows` (e.g. after
+ * a SIGWINCH, or a resize relayed from a remote client): with
+ * virtio_console, the guest's hvc0 takes that size (its driver is told
+ * with a config change interrupt; Linux applies it to the tty). When the
+ * console output fd is a terminal, its size at microvm_create() is used
+ * until this is called. Safe from any thread once created. Returns 0,
+ * -EINVAL for a zero or > 65535 size, -ENODEV without virtio_console
+ * (the UART has no notion of a size).
+ */
+int microvm_console_set_size(struct microvm *vm, unsigned int cols,
+			     unsigned int rows);
+
 /* Where an attached device landed in the guest. */
 struct microvm_device_info {
 	char name[32];

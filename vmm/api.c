@@ -7,6 +7,7 @@
 
 #include "devices/pci/plan.h"
 #include "devices/pci/plan_format.h"
+#include "devices/virtio/devices.h"
 #include "microvm.h"
 #include "vmm/vm.h"
 
@@ -90,6 +91,14 @@ void microvm_destroy(struct microvm *m)
 		return;
 	vm_destroy(m->vm);
 	free(m);
+}
+
+int microvm_console_set_size(struct microvm *m, unsigned int cols,
+			     unsigned int rows)
+{
+	if (!m || !cols || !rows || cols > UINT16_MAX || rows > UINT16_MAX)
+		return -EINVAL;
+	return virtio_console_set_size(m->vm, (uint16_t)cols, (uint16_t)rows);
 }
 
 int microvm_vcpu_tids(const struct microvm *m, pid_t *tids, size_t n)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,7 +96,8 @@ static const char usage_run[] =
 	"  --vsock cid=N,uds=PATH  virtio-vsock; guest connections to port P reach the\n"
 	"                          Unix socket PATH_P; host programs connect to PATH and\n"
 	"                          send \"CONNECT P\\n\". vhost=on uses /dev/vhost-vsock.\n"
-	"  --virtio-console        the console on virtio-console (hvc0) instead of ttyS0\n"
+	"  --virtio-console        the console on virtio-console (hvc0) instead of ttyS0;\n"
+	"                          hvc0 follows this terminal's size\n"
 	"  --rng                   virtio-rng, fed from getrandom(2) (/dev/hwrng)\n"
 	"\n"
 	"PCIe (see docs/pcie.md; `microvm plan` shows the layout without "
@@ -573,15 +575,30 @@ static int setup_console(struct cli *c)
 	return 0;
 }
 
-/* The signals that stop the VM, plus SIGUSR1 that ends our signal thread. */
+/*
+ * The signals our signal thread takes: those that stop the VM, SIGWINCH
+ * (terminal resized) and SIGUSR1 that ends the thread.
+ */
 static void stop_signals(sigset_t *set)
 {
 	sigemptyset(set);
+	sigaddset(set, SIGWINCH);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGQUIT);
 	sigaddset(set, SIGUSR1);
+}
+
+/* Our terminal changed size: hvc0 follows (the UART cannot). */
+static void console_resized(struct cli *c)
+{
+	struct winsize ws;
+
+	if (c->cfg.console_out_fd >= 0 &&
+	    ioctl(c->cfg.console_out_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col &&
+	    ws.ws_row)
+		microvm_console_set_size(c->vm, ws.ws_col, ws.ws_row);
 }
 
 static void *signal_thread(void *arg)
@@ -596,6 +613,10 @@ static void *signal_thread(void *arg)
 			continue;
 		if (sig == SIGUSR1) /* main thread: we are done */
 			return NULL;
+		if (sig == SIGWINCH) {
+			console_resized(c);
+			continue;
+		}
 		if (!c->stop_signal)
 			c->stop_signal = sig;
 		microvm_stop(c->vm);

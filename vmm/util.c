@@ -136,8 +136,8 @@ static int file_send_to_memfd(const struct mapped_file *f, uint64_t off,
 	return r;
 }
 
-int file_load_to_guest(const struct mapped_file *f, uint64_t off,
-		       uint64_t len, const struct guest_mem *mem, uint64_t gpa)
+int file_load_to_guest(const struct mapped_file *f, uint64_t off, uint64_t len,
+		       const struct guest_mem *mem, uint64_t gpa)
 {
 	uint8_t *dst;
 	int r;

@@ -22,6 +22,7 @@ struct arch_vm;
 struct pci_plan;
 struct pci_host;
 struct pci_dev_slot;
+struct virtio_con;
 
 struct vcpu {
 	struct vm *vm;
@@ -93,6 +94,7 @@ struct vm {
 	bool loop_started;
 
 	struct serial *serial;
+	struct virtio_con *vcon; /* --virtio-console, for resizes */
 	unsigned int serial_gsi;
 	struct console *console;
 

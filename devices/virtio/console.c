@@ -40,7 +40,7 @@ struct virtio_con {
 	int out_fd; /* our dup of the embedder's; -1: output discarded */
 	bool out_nonblock; /* O_NONBLOCK already: no poll before writes */
 	unsigned char escape;
-	uint16_t cols, rows; /* VIRTIO_CONSOLE_F_SIZE when the fd is a tty */
+	uint16_t cols, rows; /* 0: not known yet; under vdev.lock */
 
 	/* Loop thread only. */
 	struct ev_source *in_src, *out_src;
@@ -264,6 +264,46 @@ static void con_queue_notify(struct virtio_dev *d, unsigned int q)
 	}
 }
 
+/* Whether the driver has taken F_SIZE and is up to hear of a size. */
+static bool con_size_live(const struct virtio_dev *d)
+{
+	return (d->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	       (d->driver_features & (1ull << VIRTIO_CONSOLE_F_SIZE));
+}
+
+/*
+ * Linux reads cols/rows only on a config change interrupt, never at probe:
+ * without one at DRIVER_OK, hvc0 stays 0x0 until the first resize.
+ */
+static int con_activate(struct virtio_dev *d)
+{
+	struct virtio_con *con = d->priv;
+
+	if (con->cols && con->rows && con_size_live(d))
+		virtio_notify_config(d);
+	return 0;
+}
+
+int virtio_console_set_size(struct vm *vm, uint16_t cols, uint16_t rows)
+{
+	struct virtio_con *con = vm->vcon;
+
+	if (!con)
+		return -ENODEV;
+	pthread_mutex_lock(&con->vdev.lock);
+	if (con->cols != cols || con->rows != rows) {
+		log_debug(&vm->log, con->vdev.fn.name, "console size %ux%u%s",
+			  cols, rows,
+			  con_size_live(&con->vdev) ? "" : " (driver not up)");
+		con->cols = cols;
+		con->rows = rows;
+		if (con_size_live(&con->vdev))
+			virtio_notify_config(&con->vdev);
+	}
+	pthread_mutex_unlock(&con->vdev.lock);
+	return 0;
+}
+
 static void con_reset(struct virtio_dev *d)
 {
 	struct virtio_con *con = d->priv;
@@ -309,6 +349,8 @@ static void con_destroy(struct pci_dev_slot *slot)
 	if (!con)
 		return;
 	slot->priv = NULL;
+	if (con->vm->vcon == con)
+		con->vm->vcon = NULL;
 	virtio_pci_destroy(&con->vdev);
 	con_free(con);
 }
@@ -359,11 +401,13 @@ int virtio_console_add(struct vm *vm)
 		.name = "virtio-console",
 		.device_id = VIRTIO_ID_CONSOLE,
 		.pci_class = 0x078000, /* simple communication controller */
-		.features = con->cols ? 1ull << VIRTIO_CONSOLE_F_SIZE : 0,
+		/* Always: the embedder may give a size later. */
+		.features = 1ull << VIRTIO_CONSOLE_F_SIZE,
 		.nqueues = 2,
 		.queue_max = CON_QUEUE_SIZE,
 		.config_size = sizeof(struct virtio_console_config),
 		.config_read = con_config_read,
+		.activate = con_activate,
 		.reset = con_reset,
 		.queue_notify = con_queue_notify,
 	};
@@ -371,5 +415,7 @@ int virtio_console_add(struct vm *vm)
 	r = pci_host_add_device(vm, &req, con_create, con_destroy, con);
 	if (r < 0)
 		con_free(con);
+	else
+		vm->vcon = con;
 	return r;
 }

@@ -2,6 +2,8 @@
 #ifndef DEVICES_VIRTIO_DEVICES_H
 #define DEVICES_VIRTIO_DEVICES_H
 
+#include <stdint.h>
+
 struct vm;
 struct microvm_disk;
 struct microvm_net;
@@ -30,6 +32,13 @@ virtio_vsock_add(struct vm *vm, const struct microvm_vsock *vsock);
 
 /* virtio-console (--virtio-console): hvc0 on the console fds. */
 __attribute__((warn_unused_result)) int virtio_console_add(struct vm *vm);
+
+/*
+ * The terminal behind the virtio-console is now cols x rows: the guest is
+ * told with a config change interrupt (once its driver is up). Safe from
+ * any thread. 0, or -ENODEV without a virtio-console.
+ */
+int virtio_console_set_size(struct vm *vm, uint16_t cols, uint16_t rows);
 
 /* virtio-rng (--rng): entropy from getrandom(2). */
 __attribute__((warn_unused_result)) int virtio_rng_add(struct vm *vm);

@@ -270,7 +270,45 @@ static void check_devices(const char *kernel)
 	      "devices: topology JSON names the paths and all 9 ports");
 	CHECK(microvm_topology_json(vm, json, 10) == -ENOSPC,
 	      "devices: a short buffer is -ENOSPC");
+	CHECK(microvm_console_set_size(vm, 80, 24) == -ENODEV,
+	      "console size: -ENODEV on the UART");
 	microvm_destroy(vm);
+}
+
+/* Console sizes through the API (the guest side is L2's virtio-console-resize). */
+static void check_console_size(const char *kernel)
+{
+	struct microvm_config cfg;
+	struct microvm *vm = NULL;
+	int pipefd[2], r;
+
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		CHECK(0, "pipe: %s", strerror(errno));
+		return;
+	}
+	microvm_config_init(&cfg);
+	cfg.kernel = kernel;
+	cfg.memory = 32 << 20;
+	cfg.virtio_console = true;
+	cfg.console = MICROVM_CONSOLE_FDS;
+	cfg.console_in_fd = -1;
+	cfg.console_out_fd = pipefd[1];
+	r = microvm_create(&cfg, &vm);
+	CHECK(r == 0, "console size: create with virtio-console");
+	if (r == 0) {
+		CHECK(microvm_console_set_size(vm, 132, 43) == 0 &&
+			      microvm_console_set_size(vm, 132, 43) == 0,
+		      "console size: 132x43 taken (twice)");
+		CHECK(microvm_console_set_size(vm, 0, 43) == -EINVAL &&
+			      microvm_console_set_size(vm, 80, 0) == -EINVAL &&
+			      microvm_console_set_size(vm, 65536, 1) == -EINVAL,
+		      "console size: zero or over 65535 is -EINVAL");
+	}
+	CHECK(microvm_console_set_size(NULL, 80, 24) == -EINVAL,
+	      "console size: NULL vm is -EINVAL");
+	microvm_destroy(vm);
+	close(pipefd[0]);
+	close(pipefd[1]);
 }
 
 static void check_plan(void)
@@ -327,6 +365,7 @@ int main(int argc, char **argv)
 		run_devices_vm(argv[1]);
 	}
 	check_devices(argv[1]);
+	check_console_size(argv[1]);
 	check_plan();
 	/* Our own CHECK lines went to the capture too: count only others. */
 	fflush(stdout);

@@ -1,4 +1,4 @@
-# console.sh: L2 test of virtio-console: hvc0 carries the kernel console and ~100 KiB of output out, and ~100 KiB typed in (past every buffer) reaches the guest intact.
+# console.sh: L2 tests of virtio-console: hvc0 carries the kernel console and ~100 KiB of output out, ~100 KiB typed in (past every buffer) reaches the guest intact, and hvc0 takes the terminal's size and follows resizes.
 TESTS+=(virtio-console)
 
 HVC_LINES=20000 # `seq 1 $HVC_LINES` each way: ~106 KiB
@@ -63,6 +63,42 @@ test_virtio_console() {
 		t_fail "$n" "the guest never said HVC-READY (last output: $(tail_of 3))"
 	elif [[ "$got" != "$want" ]]; then
 		t_fail "$n" "input through hvc0 arrived damaged or not at all (md5 '${got:-none}', want $want)"
+	else
+		t_ok "$n"
+	fi
+}
+
+# Resizes: microvm runs on a pty it controls (as from an interactive shell);
+# hvc0 must start at the terminal's size and follow a resize (SIGWINCH).
+TESTS+=(virtio-console-resize)
+
+test_virtio_console_resize() {
+	local n=virtio-console-resize out first second
+	# stty reads hvc0's window size; the guest waits up to 60 s for it to
+	# change. No double quotes: they would end microvm.cmd="..." early.
+	local script="exec 3<>/dev/hvc0; s=\$(stty size <&3 | tr ' ' x); echo SIZE1=\$s >&3; echo RESIZE-NOW >&3;"
+	script+=" i=0; t=\$s; while [ \$t = \$s ] && [ \$i -lt 60 ]; do sleep 1; t=\$(stty size <&3 | tr ' ' x); i=\$((i + 1)); done;"
+	script+=" echo SIZE2=\$t >&3"
+	log="$LOGDIR/$n.log"
+	t0=$EPOCHREALTIME
+	out=$(python3 tests/boot/devices/pty-resize.py 31 101 47 133 "$BOOT_TIMEOUT" "$LOGDIR/$n.raw" -- \
+		"$MICROVM" run --kernel "$KERNEL" --initrd "$INITRD" --cpus 1 --memory 256M \
+		--console stdio --virtio-console \
+		--cmdline "console=hvc0 reboot=k panic=-1 quiet microvm.init=cmd microvm.cmd=\"$script\"")
+	wall=$(secs "$t0" "$EPOCHREALTIME")
+	tr -d '\r' <"$LOGDIR/$n.raw" | sed "s/^/$EPOCHREALTIME /" >"$log"
+	status=$(sed -n 's/^status //p' <<<"$out")
+	first=$(cut -d' ' -f2- "$log" | sed -n 's/^SIZE1=//p' | head -n1)
+	second=$(cut -d' ' -f2- "$log" | sed -n 's/^SIZE2=//p' | head -n1)
+	echo "# timing: $n: ->exit ${wall}s (status $status); sizes '$first' then '$second'"
+	if [[ "$status" != 0 ]]; then
+		t_fail "$n" "$(status_why 0)"
+	elif [[ "$first" != "31x101" ]]; then
+		t_fail "$n" "hvc0 started at '${first:-no answer}', not the terminal's 31x101 (rows x columns) (last output: $(tail_of 3))"
+	elif ! grep -q '^resized yes' <<<"$out"; then
+		t_fail "$n" "the guest never said RESIZE-NOW"
+	elif [[ "$second" != "47x133" ]]; then
+		t_fail "$n" "after the terminal became 47x133, hvc0 says '${second:-nothing}' (last output: $(tail_of 3))"
 	else
 		t_ok "$n"
 	fi
