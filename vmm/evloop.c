@@ -2,6 +2,7 @@
 #include "vmm/evloop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <liburing.h>
 #include <poll.h>
@@ -36,7 +37,7 @@ struct ev_source {
 /* CQE user data: an ev_source pointer, or an ev_io pointer with bit 0 set. */
 #define EVLOOP_TAG_IO 1ul
 
-enum ev_io_op { EV_IO_READV, EV_IO_WRITEV, EV_IO_FDATASYNC };
+enum ev_io_op { EV_IO_READV, EV_IO_WRITEV, EV_IO_FDATASYNC, EV_IO_FALLOCATE };
 
 struct evloop {
 	const struct logger *log;
@@ -411,7 +412,7 @@ const char *evloop_backend(const struct evloop *loop)
 
 /* The epoll fallback: the I/O itself, synchronously. */
 static int io_sync(enum ev_io_op op, int fd, const struct iovec *iov,
-		   unsigned int n, uint64_t off)
+		   unsigned int n, uint64_t off, int mode, uint64_t len)
 {
 	ssize_t r;
 
@@ -423,6 +424,9 @@ static int io_sync(enum ev_io_op op, int fd, const struct iovec *iov,
 		case EV_IO_WRITEV:
 			r = pwritev(fd, iov, (int)n, (off_t)off);
 			break;
+		case EV_IO_FALLOCATE:
+			r = fallocate(fd, mode, (off_t)off, (off_t)len);
+			break;
 		default:
 			r = fdatasync(fd);
 			break;
@@ -433,19 +437,19 @@ static int io_sync(enum ev_io_op op, int fd, const struct iovec *iov,
 
 static int io_queue(struct evloop *loop, struct ev_io *io, enum ev_io_op op,
 		    int fd, const struct iovec *iov, unsigned int n,
-		    uint64_t off, ev_io_cb done)
+		    uint64_t off, int mode, uint64_t len, ev_io_cb done)
 {
 	struct io_uring_sqe *sqe;
 	bool wake = false;
 	int r = 0;
 
-	if (n > IOV_MAX || off > INT64_MAX)
+	if (n > IOV_MAX || off > INT64_MAX || len > INT64_MAX - off)
 		return -EINVAL;
 	io->done = done;
 	io->next = NULL;
 	io->res = 0;
 	if (!loop->use_uring) {
-		io->res = io_sync(op, fd, iov, n, off);
+		io->res = io_sync(op, fd, iov, n, off, mode, len);
 		pthread_mutex_lock(&loop->lock);
 		if (loop->done_tail)
 			loop->done_tail->next = io;
@@ -476,6 +480,9 @@ static int io_queue(struct evloop *loop, struct ev_io *io, enum ev_io_op op,
 	case EV_IO_WRITEV:
 		io_uring_prep_writev(sqe, fd, iov, n, off);
 		break;
+	case EV_IO_FALLOCATE:
+		io_uring_prep_fallocate(sqe, fd, mode, off, len);
+		break;
 	default:
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 		break;
@@ -498,20 +505,27 @@ int evloop_io_readv(struct evloop *loop, struct ev_io *io, int fd,
 		    const struct iovec *iov, unsigned int n, uint64_t off,
 		    ev_io_cb done)
 {
-	return io_queue(loop, io, EV_IO_READV, fd, iov, n, off, done);
+	return io_queue(loop, io, EV_IO_READV, fd, iov, n, off, 0, 0, done);
 }
 
 int evloop_io_writev(struct evloop *loop, struct ev_io *io, int fd,
 		     const struct iovec *iov, unsigned int n, uint64_t off,
 		     ev_io_cb done)
 {
-	return io_queue(loop, io, EV_IO_WRITEV, fd, iov, n, off, done);
+	return io_queue(loop, io, EV_IO_WRITEV, fd, iov, n, off, 0, 0, done);
 }
 
 int evloop_io_fdatasync(struct evloop *loop, struct ev_io *io, int fd,
 			ev_io_cb done)
 {
-	return io_queue(loop, io, EV_IO_FDATASYNC, fd, NULL, 0, 0, done);
+	return io_queue(loop, io, EV_IO_FDATASYNC, fd, NULL, 0, 0, 0, 0, done);
+}
+
+int evloop_io_fallocate(struct evloop *loop, struct ev_io *io, int fd,
+			int mode, uint64_t off, uint64_t len, ev_io_cb done)
+{
+	return io_queue(loop, io, EV_IO_FALLOCATE, fd, NULL, 0, off, mode,
+			len, done);
 }
 
 int evloop_io_drain(struct evloop *loop)

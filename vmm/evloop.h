@@ -42,12 +42,12 @@ const char *evloop_backend(const struct evloop *loop);
 /*
  * ---- File I/O on the loop ----
  *
- * Device back-ends (virtio-blk) queue reads, writes and syncs here. With
+ * Device back-ends (virtio-blk) queue reads, writes, syncs and fallocates here. With
  * io_uring they run asynchronously, many at a time, on the caller's iovecs
  * (no copies); an SQE queued from the loop thread is submitted when the
  * loop next waits, so one kick's requests go to the kernel in one batch.
  * With the epoll fallback the call does the I/O synchronously (preadv(2),
- * pwritev(2), fdatasync(2)) before returning. Either way `done` runs later,
+ * pwritev(2), fdatasync(2), fallocate(2)) before returning. Either way `done` runs later,
  * exactly once, on the loop thread (or in evloop_io_drain()), never inside
  * the submitting call, so the caller may hold its own locks while
  * submitting and take them again in `done`.
@@ -85,6 +85,10 @@ evloop_io_writev(struct evloop *loop, struct ev_io *io, int fd,
 __attribute__((warn_unused_result)) int
 evloop_io_fdatasync(struct evloop *loop, struct ev_io *io, int fd,
 		    ev_io_cb done);
+/* fallocate(2) of `fd` with `mode` (FALLOC_FL_*); `res` is 0 or -errno. */
+__attribute__((warn_unused_result)) int
+evloop_io_fallocate(struct evloop *loop, struct ev_io *io, int fd, int mode,
+		    uint64_t off, uint64_t len, ev_io_cb done);
 
 /*
  * Wait for every queued request and run its `done` on the calling thread.

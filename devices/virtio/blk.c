@@ -33,8 +33,13 @@
 #define BLK_SIZE_CHECK_S 1
 /* How long a device reset waits for requests in flight. */
 #define BLK_DRAIN_TIMEOUT_S 10
-/* The device config up to num_queues (no discard/write-zeroes fields). */
-#define BLK_CONFIG_SIZE offsetof(struct virtio_blk_config, max_discard_sectors)
+/* The device config up to the discard/write-zeroes fields (no secure erase). */
+#define BLK_CONFIG_SIZE                                     \
+	(offsetof(struct virtio_blk_config, unused1) +      \
+	 sizeof(((struct virtio_blk_config *)0)->unused1))
+/* How DISCARD and WRITE_ZEROES ask the backing file. */
+#define BLK_PUNCH (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
+#define BLK_ZERO  (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)
 
 /* ---- request checking (pure) ---- */
 
@@ -64,6 +69,56 @@ static unsigned int blk_slice(const struct virtq_iov *iov, unsigned int n,
 		skip = 0;
 	}
 	return k;
+}
+
+/* The one range of a DISCARD or WRITE_ZEROES request. */
+static int blk_parse_range(const struct virtq_elem *elem, uint64_t capacity,
+			   bool readonly, struct blk_request *req)
+{
+	struct virtio_blk_discard_write_zeroes seg;
+	const size_t hdr_len = sizeof(struct virtio_blk_outhdr);
+	uint32_t unknown;
+
+	if (elem->in_len != 1) {
+		req->why = "device-writable data in a discard/write-zeroes "
+			   "request";
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (elem->out_len != hdr_len + sizeof(seg)) {
+		req->why = elem->out_len > hdr_len + sizeof(seg) &&
+					   (elem->out_len - hdr_len) %
+							   sizeof(seg) ==
+						   0 ?
+				   "more ranges than the 1 offered" :
+				   "not one 16-byte range after the header";
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (readonly) {
+		req->why = "discard/write-zeroes on a read-only disk";
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (virtq_iov_to_buf(elem->iov, elem->nout, hdr_len, &seg,
+			     sizeof(seg)) != sizeof(seg)) {
+		req->why = "range unreadable";
+		return VIRTIO_BLK_S_IOERR;
+	}
+	req->sector = le64toh(seg.sector);
+	req->num_sectors = le32toh(seg.num_sectors);
+	req->flags = le32toh(seg.flags);
+	unknown = req->flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+	if (unknown || (req->type == VIRTIO_BLK_T_DISCARD && req->flags)) {
+		req->why = "flags not supported";
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+	if (req->num_sectors > BLK_MAX_ZERO_SECTORS) {
+		req->why = "range longer than the maximum offered";
+		return VIRTIO_BLK_S_IOERR;
+	}
+	if (req->sector > capacity || req->num_sectors > capacity - req->sector) {
+		req->why = "sectors beyond the end of the disk";
+		return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
 }
 
 int blk_parse_request(const struct virtq_elem *elem, uint64_t capacity,
@@ -123,6 +178,9 @@ int blk_parse_request(const struct virtq_elem *elem, uint64_t capacity,
 			return VIRTIO_BLK_S_IOERR;
 		}
 		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return blk_parse_range(elem, capacity, readonly, req);
 	default:
 		req->why = "request type not supported";
 		return VIRTIO_BLK_S_UNSUPP;
@@ -154,8 +212,11 @@ struct blk_io {
 	uint16_t head;
 	uint32_t type;
 	uint8_t *status;
+	int mode;	  /* DISCARD, WRITE_ZEROES: the fallocate(2) mode */
+	bool retried;	  /* WRITE_ZEROES: the other mode was tried */
 	uint64_t off;	  /* byte offset of the next transfer */
-	uint32_t len;	  /* data bytes in all */
+	uint32_t len;	  /* data bytes in all (DISCARD, WRITE_ZEROES: 0) */
+	uint64_t range;	  /* DISCARD, WRITE_ZEROES: bytes */
 	uint32_t done;	  /* data bytes transferred so far */
 	unsigned int cur; /* first iovec not fully transferred */
 	unsigned int niov;
@@ -171,6 +232,7 @@ struct virtio_blk {
 	int fd;
 	bool readonly;
 	bool is_blkdev;
+	bool can_zero; /* DISCARD and WRITE_ZEROES offered */
 	char id[VIRTIO_BLK_ID_BYTES]; /* zero padded */
 	int timer_fd;
 
@@ -197,6 +259,10 @@ static const char *blk_type_name(uint32_t type)
 		return "write";
 	case VIRTIO_BLK_T_FLUSH:
 		return "flush";
+	case VIRTIO_BLK_T_DISCARD:
+		return "discard";
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return "write-zeroes";
 	default:
 		return "request";
 	}
@@ -259,6 +325,14 @@ static void blk_config_read(struct virtio_dev *d, unsigned int off,
 	c.capacity = htole64(blk->capacity);
 	c.seg_max = htole32(BLK_SEG_MAX);
 	c.blk_size = htole32(BLK_SECTOR_SIZE);
+	if (blk->can_zero) {
+		c.max_discard_sectors = htole32(BLK_MAX_ZERO_SECTORS);
+		c.max_discard_seg = htole32(1);
+		c.discard_sector_alignment = htole32(BLK_ZERO_ALIGN_SECTORS);
+		c.max_write_zeroes_sectors = htole32(BLK_MAX_ZERO_SECTORS);
+		c.max_write_zeroes_seg = htole32(1);
+		c.write_zeroes_may_unmap = 1;
+	}
 	/* The transport keeps off + len within BLK_CONFIG_SIZE. */
 	memcpy(data, (uint8_t *)&c + off, len);
 }
@@ -294,6 +368,11 @@ static void blk_submit(struct blk_io *io)
 		r = evloop_io_writev(loop, &io->io, blk->fd, io->iov + io->cur,
 				     io->niov - io->cur, io->off, blk_io_done);
 		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		r = evloop_io_fallocate(loop, &io->io, blk->fd, io->mode,
+					io->off, io->range, blk_io_done);
+		break;
 	default:
 		r = evloop_io_fdatasync(loop, &io->io, blk->fd, blk_io_done);
 		break;
@@ -328,10 +407,27 @@ static void blk_io_done(struct ev_io *e, int res)
 	uint8_t st = VIRTIO_BLK_S_OK;
 	const char *why = NULL;
 
+	if (res < 0 && io->type == VIRTIO_BLK_T_DISCARD &&
+	    (res == -EOPNOTSUPP || res == -EINVAL)) {
+		/* A hint the file cannot take: its bytes are left as they are. */
+		res = 0;
+	} else if (res < 0 && io->type == VIRTIO_BLK_T_WRITE_ZEROES &&
+		   (res == -EOPNOTSUPP || res == -EINVAL) && !io->retried) {
+		/*
+		 * The other way once: tmpfs has no ZERO_RANGE but its holes
+		 * read as zeroes; a block device that cannot unmap (punch)
+		 * can still write zeroes.
+		 */
+		io->mode = io->mode == BLK_ZERO ? BLK_PUNCH : BLK_ZERO;
+		io->retried = true;
+		blk_submit(io);
+		return;
+	}
 	if (res < 0) {
 		st = VIRTIO_BLK_S_IOERR;
 		why = strerror(-res);
-	} else if (io->type != VIRTIO_BLK_T_FLUSH) {
+	} else if (io->type == VIRTIO_BLK_T_IN ||
+		   io->type == VIRTIO_BLK_T_OUT) {
 		io->done += (uint32_t)res;
 		io->off += (uint32_t)res;
 		if (io->done < io->len && res > 0) {
@@ -350,9 +446,11 @@ static void blk_io_done(struct ev_io *e, int res)
 	if (why) {
 		if (ratelimit_ok(&blk->rl, 10))
 			log_warn(&blk->vm->log, blk->name,
-				 "%s of %u bytes at byte %llu of '%s' failed "
+				 "%s of %llu bytes at byte %llu of '%s' failed "
 				 "(%s): I/O error for the guest",
-				 blk_type_name(io->type), io->len,
+				 blk_type_name(io->type),
+				 (unsigned long long)(io->len ? io->len :
+								io->range),
 				 (unsigned long long)(io->off - io->done),
 				 blk->path, why);
 		blk_check_size(blk);
@@ -384,6 +482,14 @@ static struct blk_io *blk_start(struct virtio_blk *blk)
 		virtio_queue_broken(d, 0, req.why);
 		return NULL;
 	}
+	if (st == VIRTIO_BLK_S_OK &&
+	    ((req.type == VIRTIO_BLK_T_DISCARD &&
+	      !(d->driver_features & (1ull << VIRTIO_BLK_F_DISCARD))) ||
+	     (req.type == VIRTIO_BLK_T_WRITE_ZEROES &&
+	      !(d->driver_features & (1ull << VIRTIO_BLK_F_WRITE_ZEROES))))) {
+		req.why = "request type not negotiated";
+		st = VIRTIO_BLK_S_UNSUPP;
+	}
 	if (st != VIRTIO_BLK_S_OK) {
 		if (ratelimit_ok(&blk->rl, 10))
 			log_warn(&blk->vm->log, blk->name,
@@ -406,7 +512,14 @@ static struct blk_io *blk_start(struct virtio_blk *blk)
 	}
 	if (req.type == VIRTIO_BLK_T_FLUSH)
 		blk_check_size(blk);
-	else if (!req.data_len) {
+	else if (req.type == VIRTIO_BLK_T_DISCARD ||
+		 req.type == VIRTIO_BLK_T_WRITE_ZEROES) {
+		if (!req.num_sectors) {
+			blk_complete(blk, elem->head, req.status,
+				     VIRTIO_BLK_S_OK, 0);
+			return NULL;
+		}
+	} else if (!req.data_len) {
 		blk_complete(blk, elem->head, req.status, VIRTIO_BLK_S_OK, 0);
 		return NULL;
 	}
@@ -426,6 +539,11 @@ static struct blk_io *blk_start(struct virtio_blk *blk)
 		.off = req.sector * BLK_SECTOR_SIZE,
 		.len = req.data_len,
 		.niov = req.ndata,
+		.range = (uint64_t)req.num_sectors * BLK_SECTOR_SIZE,
+		.mode = req.type == VIRTIO_BLK_T_DISCARD ||
+				(req.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ?
+			BLK_PUNCH :
+			BLK_ZERO,
 	};
 	memcpy(io->iov, blk->data, req.ndata * sizeof(io->iov[0]));
 	blk->requests++;
@@ -535,9 +653,10 @@ static int blk_create(struct vm *vm, struct pci_dev_slot *slot,
 	r = evloop_add(vm->loop, blk->timer_fd, POLLIN, blk_timer, blk, NULL);
 	if (r < 0)
 		return r;
-	log_info(&vm->log, blk->name, "'%s': %llu sectors%s%s%s (%s)",
+	log_info(&vm->log, blk->name, "'%s': %llu sectors%s%s%s%s (%s)",
 		 blk->path, (unsigned long long)blk->capacity,
-		 blk->readonly ? ", read-only" : "", blk->id[0] ? ", id " : "",
+		 blk->readonly ? ", read-only" : "",
+		 blk->can_zero ? ", discard" : "", blk->id[0] ? ", id " : "",
 		 blk->id[0] ? blk->id : "", evloop_backend(vm->loop));
 	return 0;
 }
@@ -578,6 +697,21 @@ static void blk_destroy(struct pci_dev_slot *slot)
 			 (unsigned long long)blk->requests, blk->max_inflight);
 	virtio_pci_destroy(&blk->vdev);
 	blk_free(blk);
+}
+
+/*
+ * Whether DISCARD and WRITE_ZEROES can be offered: a block device takes
+ * both (the kernel writes zeroes where it cannot unmap); a file only where
+ * its filesystem punches holes, asked past its end so no byte changes.
+ */
+static bool blk_can_punch(int fd, bool is_blkdev, uint64_t size)
+{
+	uint64_t end = (size + 4095) & ~4095ull;
+
+	if (is_blkdev)
+		return true;
+	return end <= INT64_MAX - 8192 &&
+	       fallocate(fd, BLK_PUNCH, (off_t)end + 4096, 4096) == 0;
 }
 
 /* An open(2) error as the status the CLI maps to a usage error. */
@@ -659,6 +793,8 @@ int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
 		goto err;
 	}
 	blk_set_size(blk, size);
+	blk->can_zero = !disk->readonly && blk_can_punch(blk->fd, blk->is_blkdev,
+							 size);
 	if (disk->id) {
 		if (strlen(disk->id) > VIRTIO_BLK_ID_BYTES)
 			log_warn(&vm->log, blk->name,
@@ -675,7 +811,10 @@ int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
 		.features = (1ull << VIRTIO_BLK_F_SEG_MAX) |
 			    (1ull << VIRTIO_BLK_F_BLK_SIZE) |
 			    (1ull << VIRTIO_BLK_F_FLUSH) |
-			    (disk->readonly ? 1ull << VIRTIO_BLK_F_RO : 0),
+			    (disk->readonly ? 1ull << VIRTIO_BLK_F_RO : 0) |
+			    (blk->can_zero ? (1ull << VIRTIO_BLK_F_DISCARD) |
+						     (1ull << VIRTIO_BLK_F_WRITE_ZEROES) :
+					     0),
 		.nqueues = 1,
 		.queue_max = BLK_QUEUE_SIZE,
 		.config_size = BLK_CONFIG_SIZE,

@@ -9,11 +9,19 @@
 #include "devices/virtio/virtqueue.h"
 
 #define BLK_SECTOR_SIZE 512
+/*
+ * DISCARD and WRITE_ZEROES: one range per request (max_*_seg), at most
+ * this many sectors (2 GiB - 512), aligned as the guest likes to 4 KiB.
+ */
+#define BLK_MAX_ZERO_SECTORS 0x3fffffu
+#define BLK_ZERO_ALIGN_SECTORS 8
 
 /* One request as the device carries it out. */
 struct blk_request {
 	uint32_t type;	 /* VIRTIO_BLK_T_* */
-	uint64_t sector; /* T_IN, T_OUT */
+	uint64_t sector; /* T_IN, T_OUT; the range's for DISCARD/WRITE_ZEROES */
+	uint32_t num_sectors; /* T_DISCARD, T_WRITE_ZEROES */
+	uint32_t flags;	      /* VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP or 0 */
 	uint8_t *status; /* the status byte, in guest memory */
 	/*
 	 * The data part: device-readable bytes after the 16-byte header for
@@ -33,7 +41,10 @@ struct blk_request {
  * device-readable bytes and the status the last device-writable byte;
  * T_IN and T_OUT must move whole sectors inside the capacity, in the
  * direction of their type; T_FLUSH and T_GET_ID carry no device-readable
- * data.
+ * data; T_DISCARD and T_WRITE_ZEROES carry exactly one 16-byte range
+ * inside the capacity and no larger than BLK_MAX_ZERO_SECTORS (UNSUPP for
+ * unknown flags, or the unmap flag on a discard). Whether the driver
+ * negotiated a type is the caller's to check.
  *
  * Returns VIRTIO_BLK_S_OK: carry it out; VIRTIO_BLK_S_IOERR or
  * VIRTIO_BLK_S_UNSUPP: answer with that status at once (req->status is

@@ -224,9 +224,9 @@ Test(blk_parse, partial_sector)
 
 Test(blk_parse, unsupported_types)
 {
-	static const uint32_t types[] = {VIRTIO_BLK_T_DISCARD,
-					 VIRTIO_BLK_T_WRITE_ZEROES,
-					 VIRTIO_BLK_T_SCSI_CMD, 0x80000001u, 99};
+	static const uint32_t types[] = {VIRTIO_BLK_T_SCSI_CMD,
+					 VIRTIO_BLK_T_SECURE_ERASE, 0x80000001u,
+					 99};
 
 	add(hdrbuf, 16, false);
 	add(st, 1, true);
@@ -236,6 +236,100 @@ Test(blk_parse, unsupported_types)
 			     types[i]);
 		cr_assert_eq(req.status, st);
 	}
+}
+
+/* DISCARD / WRITE_ZEROES: header, one 16-byte range, status. */
+static struct virtio_blk_discard_write_zeroes seg[2];
+
+static void range_req(uint32_t type, uint64_t sector, uint32_t n,
+		      uint32_t flags)
+{
+	hdr(type, 777); /* the header's sector is not the range's */
+	seg[0] = (struct virtio_blk_discard_write_zeroes){
+		.sector = htole64(sector),
+		.num_sectors = htole32(n),
+		.flags = htole32(flags),
+	};
+	add(hdrbuf, 16, false);
+	add(seg, sizeof(seg[0]), false);
+	add(st, 1, true);
+}
+
+Test(blk_parse, discard_and_write_zeroes)
+{
+	range_req(VIRTIO_BLK_T_DISCARD, 8, 16, 0);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_OK, "%s", req.why);
+	cr_assert(req.sector == 8 && req.num_sectors == 16 && !req.flags);
+	cr_assert_eq(req.data_len, 0);
+	cr_assert_eq(req.status, st);
+	setup();
+	range_req(VIRTIO_BLK_T_WRITE_ZEROES, CAP - 4, 4,
+		  VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_OK, "%s", req.why);
+	cr_assert(req.sector == CAP - 4 && req.num_sectors == 4 &&
+		  req.flags == VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	/* Header and range in one buffer parse the same. */
+	setup();
+	hdr(VIRTIO_BLK_T_WRITE_ZEROES, 0);
+	seg[0] = (struct virtio_blk_discard_write_zeroes){
+		.sector = htole64(3), .num_sectors = htole32(5)};
+	memcpy(hdrbuf + 16, seg, 16);
+	add(hdrbuf, 32, false);
+	add(st, 1, true);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_OK, "%s", req.why);
+	cr_assert(req.sector == 3 && req.num_sectors == 5);
+}
+
+Test(blk_parse, range_errors)
+{
+	/* Past the end, and a range longer than offered. */
+	range_req(VIRTIO_BLK_T_DISCARD, CAP - 4, 5, 0);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_IOERR);
+	setup();
+	range_req(VIRTIO_BLK_T_WRITE_ZEROES, UINT64_MAX, 1, 0);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_IOERR);
+	setup();
+	range_req(VIRTIO_BLK_T_DISCARD, 0, BLK_MAX_ZERO_SECTORS + 1, 0);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_IOERR);
+	/* Read-only disk. */
+	setup();
+	range_req(VIRTIO_BLK_T_WRITE_ZEROES, 0, 1, 0);
+	cr_assert_eq(parse(true), VIRTIO_BLK_S_IOERR);
+	/* Unmap on a discard, unknown flag bits: unsupported. */
+	setup();
+	range_req(VIRTIO_BLK_T_DISCARD, 0, 1, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_UNSUPP);
+	setup();
+	range_req(VIRTIO_BLK_T_WRITE_ZEROES, 0, 1, 2);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_UNSUPP);
+	/* No range, half a range, two ranges (one offered). */
+	setup();
+	hdr(VIRTIO_BLK_T_DISCARD, 0);
+	add(hdrbuf, 16, false);
+	add(st, 1, true);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_IOERR);
+	setup();
+	hdr(VIRTIO_BLK_T_DISCARD, 0);
+	add(hdrbuf, 16, false);
+	add(seg, 8, false);
+	add(st, 1, true);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_IOERR);
+	setup();
+	hdr(VIRTIO_BLK_T_DISCARD, 0);
+	memset(seg, 0, sizeof(seg));
+	add(hdrbuf, 16, false);
+	add(seg, sizeof(seg), false);
+	add(st, 1, true);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_IOERR);
+	cr_assert(strstr(req.why, "more ranges"), "%s", req.why);
+	/* Device-writable data besides the status. */
+	setup();
+	hdr(VIRTIO_BLK_T_WRITE_ZEROES, 0);
+	add(hdrbuf, 16, false);
+	add(seg, 16, false);
+	add(buf, 512, true);
+	add(st, 1, true);
+	cr_assert_eq(parse(false), VIRTIO_BLK_S_IOERR);
 }
 
 Test(blk_parse, flush)
@@ -331,6 +425,20 @@ static void io_roundtrip(const char *backend)
 	wait_calls(&r, 1);
 	cr_assert_eq(atomic_load(&r.res), 3000);
 	cr_assert_eq(memcmp(in, out, sizeof(in)), 0);
+	/* Punch a hole where bytes 4096..8191 were: they read as zeroes. */
+	cr_assert_eq(evloop_io_fallocate(loop, &s.io, fd,
+					 FALLOC_FL_PUNCH_HOLE |
+						 FALLOC_FL_KEEP_SIZE,
+					 4096, 4096, io_cb),
+		     0);
+	wait_calls(&s, 2);
+	cr_assert_eq(atomic_load(&s.res), 0, "punch: %d", atomic_load(&s.res));
+	cr_assert_eq(pread(fd, in, 3000, 4096), 3000);
+	for (unsigned int i = 0; i < 3000; i++)
+		cr_assert_eq(in[i], 0, "byte %u after the punch", i);
+	cr_assert_eq(evloop_io_fallocate(loop, &s.io, -1, 0, 0, 4096, io_cb), 0);
+	wait_calls(&s, 3);
+	cr_assert_eq(atomic_load(&s.res), -EBADF);
 	/* Past the end: a short (empty) read, as preadv says. */
 	cr_assert_eq(evloop_io_readv(loop, &r.io, fd, rv, 2, 8192, io_cb), 0);
 	wait_calls(&r, 2);

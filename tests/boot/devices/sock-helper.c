@@ -1,4 +1,4 @@
-/* sock-helper.c: static test helper for the L2 net and vsock tests: echo servers, checked senders, refused connects over vsock, TCP and Unix sockets. */
+/* sock-helper.c: static test helper for the L2 net, vsock and blk tests: echo servers, checked senders, refused connects over vsock, TCP and Unix sockets; BLKZEROOUT. */
 /*
  * Runs in the guest (static, from the test's initramfs) and on the rig host.
  *
@@ -13,6 +13,8 @@
  *   sock-helper abuse fc:PATH:PORT ROUNDS
  *                                     misbehaving vsock host clients (see
  *                                     do_abuse); PORT runs an echo server
+ *   sock-helper zeroout DEV OFF LEN   BLKZEROOUT on a block device (busybox
+ *                                     has no tool that sends WRITE_ZEROES)
  *
  * ADDR: vsock:CID:PORT (CID "any" to listen), tcp:IP:PORT, unix:PATH, or
  * fc:PATH:PORT (a Unix socket speaking Firecracker's "CONNECT PORT\n",
@@ -23,6 +25,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -32,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -511,10 +515,29 @@ static int do_refused(const struct addr *a)
 	return fd == -ETIMEDOUT || ms > 1500 ? 1 : 0;
 }
 
+static int do_zeroout(const char *dev, uint64_t off, uint64_t len)
+{
+	uint64_t range[2] = {off, len};
+	int fd = open(dev, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 || ioctl(fd, BLKZEROOUT, range) < 0) {
+		say("zeroout: %s: %s", dev, strerror(errno));
+		return 1;
+	}
+	close(fd);
+	say("zeroout: %llu bytes at %llu", (unsigned long long)len,
+	    (unsigned long long)off);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *t = getenv("SOCKH_TIMEOUT");
 	struct addr a;
+
+	if (argc == 5 && !strcmp(argv[1], "zeroout"))
+		return do_zeroout(argv[2], strtoull(argv[3], NULL, 0),
+				  strtoull(argv[4], NULL, 0));
 
 	signal(SIGPIPE, SIG_IGN);
 	if (t)
