@@ -180,7 +180,7 @@ blk_case() {
 	[ "$written" = 1 ] || disk+=,ro
 	blk_image "$T/blk.img" 0
 	expect "$name" 0 'TINY: virtio-blk ok' --disk "$disk" --log-level info "$@"
-	if grep -qE "virtio-blk0: '.*': 64 sectors(, read-only)? \($backend\)" <<<"$err"; then
+	if grep -qE "virtio-blk0: '.*': 64 sectors(, read-only)?(, discard)? \($backend\)" <<<"$err"; then
 		t_ok "$name-backend"
 	elif grep -q 'io_uring unavailable' <<<"$err"; then
 		t_skip "$name-backend" "$(grep -o 'io_uring unavailable.*' <<<"$err")"
