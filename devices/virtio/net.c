@@ -30,10 +30,16 @@
  * checksummed frames and TCP segments up to 64 KiB (CSUM, HOST_TSO4/6,
  * HOST_ECN), and the tap may hand the guest the same (GUEST_CSUM,
  * GUEST_TSO4/6, GUEST_ECN: TUNSETOFFLOAD is set from what the driver
- * accepted, at DRIVER_OK, and cleared on reset). No UFO, no mergeable rx
- * buffers: a driver that takes GUEST_TSO posts 64 KiB buffers (Linux's
- * "big packets"). Headers the guest sends are checked against what it
- * negotiated before the tap sees them.
+ * accepted, at DRIVER_OK, and cleared on reset). No UFO. Headers the guest
+ * sends are checked against what it negotiated before the tap sees them.
+ *
+ * Mergeable rx buffers (MRG_RXBUF): a frame may span several small
+ * buffers, so a driver posts page-sized ones instead of 64 KiB chains
+ * for every slot (Linux's "big packets" hold ~19 MiB of guest RAM for a
+ * 256-entry ring). The frame is read into a bounce buffer, copied into as
+ * many buffers as it needs, and all of them are returned together, the
+ * first carrying num_buffers. Without MRG_RXBUF, the tap reads straight
+ * into the one buffer (no copy).
  *
  * rx: the tap is polled on the loop while the guest has buffers; when it
  * has none, the tap is left alone (its queue holds the frames) until the
@@ -45,6 +51,8 @@
 #define NET_QUEUE_SIZE 256
 #define NET_HDR_SIZE   ((uint32_t)sizeof(struct virtio_net_hdr_v1)) /* 12 */
 #define NET_RX_BUDGET  64 /* frames per callback before others run */
+/* A frame from the tap: header, and up to 64 KiB of GSO payload + L2. */
+#define NET_FRAME_MAX (NET_HDR_SIZE + 65536 + 14 + 4)
 #define NET_TX_BUDGET  256
 
 #define F(bit) (1ull << (bit))
@@ -69,8 +77,18 @@ struct virtio_net {
 	bool tap_broken; /* the tap failed for good (deleted) */
 	struct ratelimit rl;
 	uint64_t rx_frames, tx_frames, rx_dropped, tx_dropped;
+	uint64_t rx_merged; /* frames that took more than one buffer */
 	struct virtq_elem rxe, txe;
 	struct iovec iov[VIRTQ_MAX_SEGS + 1];
+
+	/* MRG_RXBUF: the frame being placed (frame_len 0: none). */
+	uint8_t *frame; /* NET_FRAME_MAX bytes, from the first activation */
+	uint32_t frame_len, frame_off;
+	struct virtq_elem *first; /* its first buffer, filled last */
+	uint32_t first_len;
+	unsigned int nbufs; /* buffers taken: first + rest[] */
+	uint16_t rest_head[NET_QUEUE_SIZE];
+	uint32_t rest_len[NET_QUEUE_SIZE];
 };
 
 #define net_warn(n, ...)                                                 \
@@ -205,13 +223,147 @@ static bool net_rx(struct virtio_net *n)
 	return keep;
 }
 
+/* Read one frame from the tap into n->frame. 1, 0 (none), -1 (tap gone). */
+static int net_rx_read_frame(struct virtio_net *n)
+{
+	for (;;) {
+		ssize_t r = read(n->tap_fd, n->frame, NET_FRAME_MAX);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (r < 0 && (errno == EFAULT || errno == EINVAL ||
+			      errno == EMSGSIZE)) {
+			n->rx_dropped++;
+			continue;
+		}
+		if (r < 0) {
+			log_err(&n->vm->log, n->name,
+				"reading tap %s: %s; the network is down",
+				n->ifname, strerror(errno));
+			n->tap_broken = true;
+			return -1;
+		}
+		if ((size_t)r < NET_HDR_SIZE || (size_t)r > NET_FRAME_MAX) {
+			net_warn(n, "a %zd-byte frame from the tap; dropped",
+				 r);
+			n->rx_dropped++;
+			continue;
+		}
+		n->frame_len = (uint32_t)r;
+		n->frame_off = 0;
+		n->nbufs = 0;
+		return 1;
+	}
+}
+
+/*
+ * Place the pending frame into guest buffers. Returns true when it is
+ * done (all buffers returned), false when the guest ran out of buffers
+ * (the frame waits for its kick). Lock held.
+ */
+static bool net_rx_place(struct virtio_net *n)
+{
+	struct virtio_dev *d = &n->vdev;
+	struct virtio_queue *q = &d->q[NET_RXQ];
+	struct virtq_elem *e = &n->rxe;
+	uint16_t count;
+
+	while (n->frame_off < n->frame_len) {
+		uint32_t take;
+
+		if (n->nbufs == NET_QUEUE_SIZE) {
+			/* Buffers this small cannot hold it: give them back. */
+			net_warn(n, "a %u-byte frame needs more than %u rx "
+				    "buffers; dropped",
+				 n->frame_len, NET_QUEUE_SIZE);
+			virtq_push(&q->vq, &d->vm->mem, n->first->head, 0);
+			for (unsigned int i = 0; i + 1 < n->nbufs; i++)
+				virtq_push(&q->vq, &d->vm->mem, n->rest_head[i],
+					   0);
+			n->rx_dropped++;
+			n->frame_len = 0;
+			return true;
+		}
+		if (virtio_pop(d, NET_RXQ, n->nbufs ? e : n->first) <= 0)
+			return false;
+		if (!n->nbufs && n->first->in_len < NET_HDR_SIZE) {
+			net_warn(n, "rx buffer of %u bytes is too small; "
+				    "returned empty",
+				 n->first->in_len);
+			virtq_push(&q->vq, &d->vm->mem, n->first->head, 0);
+			continue;
+		}
+		if (!n->nbufs) {
+			take = n->first->in_len;
+			if (take > n->frame_len)
+				take = n->frame_len;
+			n->first_len = take;
+		} else {
+			take = (uint32_t)virtq_buf_to_iov(
+				&e->iov[e->nout], e->nin, 0,
+				n->frame + n->frame_off,
+				n->frame_len - n->frame_off);
+			n->rest_head[n->nbufs - 1] = e->head;
+			n->rest_len[n->nbufs - 1] = take;
+		}
+		n->frame_off += take;
+		n->nbufs++;
+	}
+	/* All taken: the count goes in the header, then the first buffer. */
+	count = htole16((uint16_t)n->nbufs);
+	memcpy(n->frame + offsetof(struct virtio_net_hdr_v1, num_buffers),
+	       &count, sizeof(count));
+	virtq_buf_to_iov(&n->first->iov[n->first->nout], n->first->nin, 0,
+			 n->frame, n->first_len);
+	virtq_push(&q->vq, &d->vm->mem, n->first->head, n->first_len);
+	for (unsigned int i = 0; i + 1 < n->nbufs; i++)
+		virtq_push(&q->vq, &d->vm->mem, n->rest_head[i], n->rest_len[i]);
+	n->frame_len = 0;
+	n->rx_frames++;
+	n->rx_merged += n->nbufs > 1;
+	return true;
+}
+
+/* net_rx with MRG_RXBUF. Returns whether to keep polling the tap. */
+static bool net_rx_mergeable(struct virtio_net *n)
+{
+	unsigned int budget = NET_RX_BUDGET;
+	bool pushed = false, keep = true;
+
+	while (budget && !n->tap_broken) {
+		if (!n->frame_len) {
+			int r = net_rx_read_frame(n);
+
+			if (r <= 0) {
+				keep = r == 0;
+				break;
+			}
+		}
+		if (!net_rx_place(n)) {
+			n->rx_waiting = true;
+			keep = false;
+			break;
+		}
+		pushed = true;
+		budget--;
+	}
+	if (pushed)
+		virtio_notify_queue(&n->vdev, NET_RXQ);
+	return keep;
+}
+
 static bool net_tap_cb(void *opaque, int fd, uint32_t revents)
 {
 	struct virtio_net *n = opaque;
 	bool keep;
 
 	pthread_mutex_lock(&n->vdev.lock);
-	keep = net_rx(n);
+	if (n->vdev.driver_features & F(VIRTIO_NET_F_MRG_RXBUF))
+		keep = net_rx_mergeable(n);
+	else
+		keep = net_rx(n);
 	pthread_mutex_unlock(&n->vdev.lock);
 	return keep;
 }
@@ -223,6 +375,12 @@ static void net_rx_resume(struct virtio_net *n)
 
 	if (!n->rx_waiting || n->tap_broken || !n->tap_src)
 		return;
+	/* A frame read before the buffers ran out goes first. */
+	if (n->frame_len) {
+		if (!net_rx_place(n))
+			return;
+		virtio_notify_queue(&n->vdev, NET_RXQ);
+	}
 	n->rx_waiting = false;
 	r = evloop_rearm(n->vm->loop, n->tap_src);
 	if (r < 0)
@@ -335,6 +493,12 @@ static int net_activate(struct virtio_dev *d)
 	struct virtio_net *n = d->priv;
 	unsigned int t = net_tun_offloads(d->driver_features);
 
+	if ((d->driver_features & F(VIRTIO_NET_F_MRG_RXBUF)) && !n->frame) {
+		n->frame = malloc(NET_FRAME_MAX);
+		n->first = malloc(sizeof(*n->first));
+		if (!n->frame || !n->first)
+			return -ENOMEM;
+	}
 	if (ioctl(n->tap_fd, TUNSETOFFLOAD, (unsigned long)t) < 0) {
 		log_err(&n->vm->log, n->name,
 			"tap %s: setting offloads 0x%x: %s", n->ifname, t,
@@ -353,6 +517,7 @@ static void net_reset(struct virtio_dev *d)
 	struct virtio_net *n = d->priv;
 
 	n->rx_held = false;
+	n->frame_len = 0; /* its buffers went with the queue */
 	/* The next driver may not take offloaded frames. */
 	if (n->tap_fd >= 0)
 		(void)!ioctl(n->tap_fd, TUNSETOFFLOAD, 0ul);
@@ -374,6 +539,8 @@ static void net_free(struct virtio_net *n)
 {
 	if (n->tap_fd >= 0)
 		close(n->tap_fd);
+	free(n->frame);
+	free(n->first);
 	free(n);
 }
 
@@ -399,9 +566,11 @@ static void net_destroy(struct pci_dev_slot *slot)
 	if (!n)
 		return;
 	virtio_pci_destroy(&n->vdev);
-	log_debug(&n->vm->log, n->name,
-		  "rx %llu frames (%llu dropped), tx %llu (%llu dropped)",
+	log_info(&n->vm->log, n->name,
+		  "rx %llu frames (%llu in several buffers, %llu dropped), "
+		  "tx %llu (%llu dropped)",
 		  (unsigned long long)n->rx_frames,
+		  (unsigned long long)n->rx_merged,
 		  (unsigned long long)n->rx_dropped,
 		  (unsigned long long)n->tx_frames,
 		  (unsigned long long)n->tx_dropped);
@@ -507,7 +676,8 @@ int virtio_net_add(struct vm *vm, const struct microvm_net *net,
 		.name = "virtio-net",
 		.device_id = VIRTIO_ID_NET,
 		.pci_class = 0x020000, /* Ethernet controller */
-		.features = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS),
+		.features = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) |
+			    F(VIRTIO_NET_F_MRG_RXBUF),
 		.nqueues = 2,
 		.queue_max = NET_QUEUE_SIZE,
 		.config_size = offsetof(struct virtio_net_config, mtu),

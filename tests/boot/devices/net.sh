@@ -1,4 +1,4 @@
-# net.sh: L2 test of virtio-net: a tap in a network namespace of the rig host; the guest pings it and TCP data is echoed both ways through it, with offloads negotiated.
+# net.sh: L2 test of virtio-net: a tap in a network namespace of the rig host; the guest pings it and TCP data is echoed both ways through it, with offloads and mergeable rx buffers negotiated.
 TESTS+=(virtio-net net-bad-tap)
 
 # wait_pids SECS PID...: give background jobs SECS seconds to finish, then kill the rest.
@@ -53,7 +53,8 @@ test_virtio_net() {
 	gcmd+=" { sock-helper echo tcp:0.0.0.0:6001 $conns & e=\$!;"
 	gcmd+=" sock-helper send tcp:$hip:5001 $bytes $conns 30; r=\$?; wait \$e || r=1;"
 	gcmd+=" cd /sys/class/net/eth0/statistics;"
-	gcmd+=" echo NETSTAT rx \$(cat rx_packets) \$(cat rx_bytes) tx \$(cat tx_packets) \$(cat tx_bytes); exit \$r; }"
+	gcmd+=" echo NETSTAT rx \$(cat rx_packets) \$(cat rx_bytes) tx \$(cat tx_packets) \$(cat tx_bytes);"
+	gcmd+=" echo NETERR \$(cat rx_dropped) \$(cat rx_errors) \$(cat rx_length_errors) \$(cat rx_frame_errors); exit \$r; }"
 	BOOT_PREFIX=(ip netns exec "$ns")
 	INITRD="$SOCKH_INITRD" boot "$n" \
 		"console=ttyS0 reboot=k panic=-1 quiet microvm.modules=virtio_pci,virtio_net microvm.init=cmd microvm.cmd=\"$gcmd\"" \
@@ -69,7 +70,8 @@ test_virtio_net() {
 	# Frames over 1514 bytes on average mean TSO passed through the tap.
 	echo "# $n: guest features ${feat:-?}; $(cut -d' ' -f2- "$log" | grep -a '^NETSTAT' |
 		awk '{ printf "rx %d frames, %d bytes avg; tx %d frames, %d bytes avg", $3, $4 / ($3 ? $3 : 1), $6, $7 / ($6 ? $6 : 1) }');" \
-		"$(grep -ah 'echoed in' "$log" "$LOGDIR/$n.host-send.log" | sed 's/.*SOCKH //' | tr '\n' ' ')"
+		"$(grep -ah 'echoed in' "$log" "$LOGDIR/$n.host-send.log" | sed 's/.*SOCKH //' | tr '\n' ' ')" \
+		"$(grep -ao 'virtio-net0: rx .*' "$log" | head -n1)"
 	if [[ $status != 0 ]]; then
 		why=$(status_why 0)
 	elif ! has 'attached to tap mvtap0'; then
@@ -86,9 +88,15 @@ test_virtio_net() {
 		why="the rig's echo server failed (status $est): $(sockh_summary "$LOGDIR/$n.host-echo.log")"
 	elif ! has 'MICROVM-CMD status=0'; then
 		why="the guest command failed (last output: $(tail_of 3))"
-	elif [[ ${#feat} -lt 17 || ${feat:0:1}${feat:1:1}${feat:5:1}${feat:7:1}${feat:11:1}${feat:16:1} != 111111 ]]; then
-		# CSUM, GUEST_CSUM, MAC, GUEST_TSO4, HOST_TSO4, STATUS
-		why="offloads, MAC or STATUS not negotiated (features ${feat:-unknown})"
+	elif ! has '^NETERR 0 0 0 0'; then
+		# Wrong num_buffers shows here (TCP would recover and hide it).
+		why="the guest dropped or rejected received frames (rx dropped, errors, length, frame): $(cut -d' ' -f2- "$log" | grep -a '^NETERR')"
+	elif ! has 'virtio-net0: rx [0-9]+ frames \([1-9][0-9]* in several buffers'; then
+		# The echoes above checked every byte; this says the multi-buffer path ran.
+		why="no received frame spanned several mergeable buffers: $(grep -ao 'virtio-net0: rx .*' "$log" | head -n1)"
+	elif [[ ${#feat} -lt 17 || ${feat:0:1}${feat:1:1}${feat:5:1}${feat:7:1}${feat:11:1}${feat:15:1}${feat:16:1} != 1111111 ]]; then
+		# CSUM, GUEST_CSUM, MAC, GUEST_TSO4, HOST_TSO4, MRG_RXBUF, STATUS
+		why="offloads, MAC, MRG_RXBUF or STATUS not negotiated (features ${feat:-unknown})"
 	fi
 	if [[ -n "$why" ]]; then t_fail "$n" "$why"; else t_ok "$n"; fi
 }
