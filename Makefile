@@ -130,8 +130,9 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wshadow \
 	-D_GNU_SOURCE -Iinclude -I. -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_VQ_SRCS := tests/fuzz/fuzz_virtqueue.c devices/virtio/virtqueue.c \
-	vmm/memory.c
-FUZZ_VQ_DEPS := $(FUZZ_VQ_SRCS) devices/virtio/virtqueue.h vmm/memory.h
+	devices/virtio/blk_req.c vmm/memory.c
+FUZZ_VQ_DEPS := $(FUZZ_VQ_SRCS) devices/virtio/virtqueue.h \
+	devices/virtio/blk.h vmm/memory.h
 FUZZ_VQ_SEEDS := tests/fuzz/corpus/virtqueue
 
 .PHONY: fuzz fuzz-run fuzz-seeds

@@ -1,4 +1,4 @@
-/* blk.h: virtio-blk request checking, a pure function shared with the unit tests. */
+/* blk.h: virtio-blk request checking (blk_req.c), a pure function shared with the unit tests and the fuzzer. */
 #ifndef DEVICES_VIRTIO_BLK_H
 #define DEVICES_VIRTIO_BLK_H
 

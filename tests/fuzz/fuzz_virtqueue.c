@@ -1,4 +1,4 @@
-/* fuzz_virtqueue.c: libFuzzer target: virtqueue rounds on input-made RAM. */
+/* fuzz_virtqueue.c: libFuzzer target: virtqueue rounds on input-made RAM, each popped request also checked as a virtio-blk one. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -9,6 +9,9 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include <linux/virtio_blk.h>
+
+#include "devices/virtio/blk.h"
 #include "devices/virtio/virtqueue.h"
 
 /*
@@ -22,7 +25,8 @@
  *   24 u32 gap: guest-physical hole between region 0 and region 1
  *   28 u16 base: guest-physical base of region 0, in 16-byte units
  *   30 u8  rounds: pop/push rounds (capped)
- *   31 u8  reserved
+ *   31 u8  blk: bit 0 read-only; bits 1-7 n: a disk of 2^(n % 48) sectors
+ *          (n = 0: 1024) for the virtio-blk check of each request
  *   32 u32 ram_size: with FZ_F_CHAIN, the RAM bytes are zero-padded up
  *          to this (modulo FZ_MAX_PAD)
  *   36 u16 chain_n: with FZ_F_CHAIN, a linear chain of this many
@@ -158,6 +162,89 @@ static void fz_check_elem(const struct virtq *q, const struct guest_mem *mem,
 	FZ_CHECK(out == e->out_len);
 	FZ_CHECK(in == e->in_len);
 	FZ_CHECK(out + in <= 0xffffffffull);
+}
+
+/* Is [p, p+len) inside one of the element's iovecs? */
+static bool fz_in_elem(const struct virtq_elem *e, unsigned int first,
+		       unsigned int n, const void *p, size_t len)
+{
+	for (unsigned int i = first; i < first + n; i++) {
+		const uint8_t *b = e->iov[i].base;
+
+		if ((const uint8_t *)p >= b && len <= e->iov[i].len &&
+		    (size_t)((const uint8_t *)p - b) <= e->iov[i].len - len)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The element as a virtio-blk request: whatever the guest wrote, the
+ * verdict is one of the four, the status byte is the last writable byte,
+ * and what is to be carried out lies inside the element and the disk.
+ */
+static void fz_check_blk(const struct virtq_elem *e, uint8_t blkbyte)
+{
+	static struct iovec data[VIRTQ_MAX_SEGS];
+	const bool ro = blkbyte & 1;
+	const uint64_t cap = blkbyte >> 1 ? 1ull << ((blkbyte >> 1) % 48) : 1024;
+	const struct virtq_iov *last = &e->iov[e->nout + e->nin - 1];
+	struct blk_request req;
+	uint64_t sum = 0;
+	int r = blk_parse_request(e, cap, ro, &req, data);
+
+	FZ_CHECK(r == -EINVAL || r == VIRTIO_BLK_S_OK ||
+		 r == VIRTIO_BLK_S_IOERR || r == VIRTIO_BLK_S_UNSUPP);
+	if (r == -EINVAL) {
+		FZ_CHECK(!e->nin);
+		return;
+	}
+	FZ_CHECK(e->nin && req.status == (uint8_t *)last->base + last->len - 1);
+	FZ_CHECK((r == VIRTIO_BLK_S_OK) == !req.why);
+	if (r != VIRTIO_BLK_S_OK)
+		return;
+	FZ_CHECK(req.ndata <= VIRTQ_MAX_SEGS);
+	for (unsigned int i = 0; i < req.ndata; i++) {
+		bool in = req.type != VIRTIO_BLK_T_OUT;
+
+		FZ_CHECK(data[i].iov_len > 0);
+		/*
+		 * Inside the element's buffers of the right direction. (Not
+		 * "apart from the status byte": a guest may alias its own
+		 * buffers; the lengths below keep the data to in_len - 1.)
+		 */
+		FZ_CHECK(fz_in_elem(e, in ? e->nout : 0, in ? e->nin : e->nout,
+				    data[i].iov_base, data[i].iov_len));
+		sum += data[i].iov_len;
+	}
+	FZ_CHECK(sum == req.data_len);
+	switch (req.type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		FZ_CHECK(req.data_len % BLK_SECTOR_SIZE == 0);
+		FZ_CHECK(req.sector <= cap &&
+			 req.data_len / BLK_SECTOR_SIZE <= cap - req.sector);
+		FZ_CHECK(req.type == VIRTIO_BLK_T_IN ?
+				 req.data_len == e->in_len - 1 :
+				 req.data_len == e->out_len - 16 && !ro);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		FZ_CHECK(!ro && !req.data_len && e->in_len == 1);
+		FZ_CHECK(req.num_sectors <= BLK_MAX_ZERO_SECTORS &&
+			 req.sector <= cap && req.num_sectors <= cap - req.sector);
+		FZ_CHECK(!(req.flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP));
+		FZ_CHECK(req.type == VIRTIO_BLK_T_WRITE_ZEROES || !req.flags);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		FZ_CHECK(!req.data_len && e->in_len == 1 && e->out_len == 16);
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		FZ_CHECK(req.data_len == e->in_len - 1);
+		break;
+	default:
+		FZ_CHECK(!"a request type blk_parse_request does not know");
+	}
 }
 
 /*
@@ -318,6 +405,7 @@ static int fz_run(const uint8_t *data, size_t size)
 		FZ_CHECK(q.last_avail == (uint16_t)(before + 1));
 		popped++;
 		fz_check_elem(&q, &mem, elem);
+		fz_check_blk(elem, data[31]);
 		fz_touch(elem, flags & FZ_F_WRITE_IN);
 		virtq_push(&q, &mem, elem->head, elem->in_len);
 		(void)virtq_need_notify(&q);
@@ -487,6 +575,27 @@ int main(int argc, char **argv)
 	sd_desc(&s, 1, SD_DATA + 0x300, 0x40, W, 0);
 	sd_avail(&s, 1);
 	bad |= sd_write(d, "out_then_in", &s, 2);
+
+	/* virtio-blk shaped: a read of one sector, and a discard range. */
+	sd_init(&s, WR, 0);
+	s.b[31] = 10 << 1; /* a disk of 1024 sectors */
+	fz_put32(s.b + FZ_HDR + SD_DATA, VIRTIO_BLK_T_IN);
+	fz_put64(s.b + FZ_HDR + SD_DATA + 8, 2);
+	sd_desc(&s, 0, SD_DATA, 16, N, 1);
+	sd_desc(&s, 1, SD_DATA + 0x100, 512, W | N, 2);
+	sd_desc(&s, 2, SD_DATA + 0x400, 1, W, 0);
+	sd_avail(&s, 0);
+	bad |= sd_write(d, "blk_read", &s, 1);
+
+	sd_init(&s, 0, 0);
+	s.b[31] = 10 << 1;
+	fz_put32(s.b + FZ_HDR + SD_DATA, VIRTIO_BLK_T_DISCARD);
+	fz_put64(s.b + FZ_HDR + SD_DATA + 16, 8);      /* sector */
+	fz_put32(s.b + FZ_HDR + SD_DATA + 24, 16);     /* num_sectors */
+	sd_desc(&s, 0, SD_DATA, 32, N, 1);
+	sd_desc(&s, 1, SD_DATA + 0x400, 1, W, 0);
+	sd_avail(&s, 0);
+	bad |= sd_write(d, "blk_discard", &s, 1);
 
 	sd_init(&s, IN | EV, 0);
 	sd_tdesc(&s, SD_TBL, 0, SD_DATA, 16, N, 2);
