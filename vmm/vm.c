@@ -525,6 +525,10 @@ static int vm_create_memory(struct vm *vm)
 				strerror(-r));
 		return r;
 	}
+	format_size(vm->cfg.memory, sz, sizeof(sz));
+	log_info(&vm->log, "memory", "guest RAM %s in %u region%s (memfd%s)",
+		 sz, vm->mem.nregions, vm->mem.nregions == 1 ? "" : "s",
+		 vm->cfg.hugepages ? ", huge pages" : "");
 	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
 		const struct mem_region *m = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region kr = {

@@ -19,7 +19,7 @@ LOGDIR="$BUILD/tests/boot"
 mkdir -p "$LOGDIR"
 . tests/lib.sh
 
-TESTS=(boot-smp-mem pvh-vmlinux cpu-features pcie-topology shell panic reboot missing-kernel not-a-kernel memory-1m
+TESTS=(boot-smp-mem pvh-vmlinux hugepages cpu-features pcie-topology shell panic reboot missing-kernel not-a-kernel memory-1m
 	memory-below-kernel unknown-flag cpus-zero)
 # Device tests live in tests/boot/devices/*.sh: each appends its names to
 # TESTS and defines test_<name> (dashes become underscores).
@@ -190,6 +190,49 @@ test_pvh_vmlinux() {
 		t_fail "$n" "did not boot through the PVH entry"
 	elif ! has 'MICROVM-CHECK .* PASS'; then
 		t_fail "$n" "no PASS line (last output: $(tail_of 3))"
+	else
+		t_ok "$n"
+	fi
+}
+
+# Guest RAM from huge pages the rig reserves for the test: the boot must
+# take them (free minus reserved drops by 128 while it runs) and load the kernel
+# by copying (hugetlbfs cannot be written through its file).
+test_hugepages() {
+	local n=hugepages old free min watcher
+	old=$(cat /proc/sys/vm/nr_hugepages)
+	echo $((old + 128)) >/proc/sys/vm/nr_hugepages 2>/dev/null
+	free=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
+	if [[ "${free:-0}" -lt 128 ]]; then
+		echo "$old" >/proc/sys/vm/nr_hugepages 2>/dev/null
+		t_fail "$n" "could not reserve 128 huge pages in the rig (free: ${free:-?})"
+		return
+	fi
+	(
+		m=$free
+		while sleep 0.5; do
+			# Free less reserved: mmap reserves them all, faults take them.
+			f=$(awk '/^HugePages_Free/ { f = $2 } /^HugePages_Rsvd/ { r = $2 } END { print f - r }' /proc/meminfo)
+			((f < m)) && m=$f && echo "$m" >"$LOGDIR/$n.min"
+		done
+	) &
+	watcher=$!
+	echo "$free" >"$LOGDIR/$n.min"
+	boot "$n" "console=ttyS0 reboot=k panic=-1 quiet microvm.init=check microvm.expect_mem_mib=256" \
+		--memory 256M,hugepages=on --log-level info
+	kill "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null
+	min=$(cat "$LOGDIR/$n.min")
+	echo "$old" >/proc/sys/vm/nr_hugepages
+	echo "# timing: $n: ->exit ${wall}s (status $status); huge pages free $free, lowest unreserved while running $min"
+	if [[ $status != 0 ]]; then
+		t_fail "$n" "$(status_why 0)"
+	elif ! has 'guest RAM 256MiB in [0-9]+ regions? \(memfd, huge pages\)'; then
+		t_fail "$n" "the VMM did not say it backs RAM with huge pages"
+	elif ! has 'MICROVM-CHECK .* PASS'; then
+		t_fail "$n" "no PASS line (last output: $(tail_of 3))"
+	elif ((free - min < 128)); then
+		t_fail "$n" "free huge pages less reserved went from $free only down to $min while the VM ran"
 	else
 		t_ok "$n"
 	fi
