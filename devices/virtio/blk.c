@@ -37,6 +37,8 @@
 #define BLK_CONFIG_SIZE                                     \
 	(offsetof(struct virtio_blk_config, unused1) +      \
 	 sizeof(((struct virtio_blk_config *)0)->unused1))
+/* Request queues: one per vCPU up to this (the transport's limit). */
+#define BLK_MAX_QUEUES VIRTIO_MAX_QUEUES
 /* How DISCARD and WRITE_ZEROES ask the backing file. */
 #define BLK_PUNCH (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)
 #define BLK_ZERO  (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE)
@@ -51,6 +53,7 @@ struct blk_io {
 	struct virtio_blk *blk;
 	struct blk_io *next; /* in a batch being submitted */
 	uint32_t gen;	     /* blk->gen when it was popped */
+	uint16_t q;	     /* the request queue it came from */
 	uint16_t head;
 	uint32_t type;
 	uint8_t *status;
@@ -85,6 +88,8 @@ struct virtio_blk {
 	unsigned int inflight; /* popped and not completed */
 	unsigned int max_inflight;
 	uint64_t requests; /* handed to the loop, in all */
+	uint64_t queue_requests[BLK_MAX_QUEUES]; /* the same, per queue */
+	unsigned int nqueues;
 	bool draining;	       /* a reset waits for inflight to reach 0 */
 	pthread_cond_t drained;
 	struct virtq_elem elem; /* scratch */
@@ -167,6 +172,7 @@ static void blk_config_read(struct virtio_dev *d, unsigned int off,
 	c.capacity = htole64(blk->capacity);
 	c.seg_max = htole32(BLK_SEG_MAX);
 	c.blk_size = htole32(BLK_SECTOR_SIZE);
+	c.num_queues = htole16((uint16_t)blk->nqueues);
 	if (blk->can_zero) {
 		c.max_discard_sectors = htole32(BLK_MAX_ZERO_SECTORS);
 		c.max_discard_seg = htole32(1);
@@ -180,16 +186,17 @@ static void blk_config_read(struct virtio_dev *d, unsigned int off,
 }
 
 /* Answer a request: status, used ring, interrupt. Lock held. */
-static void blk_complete(struct virtio_blk *blk, uint16_t head,
-			 uint8_t *status, uint8_t st, uint32_t written)
+static void blk_complete(struct virtio_blk *blk, unsigned int q,
+			 uint16_t head, uint8_t *status, uint8_t st,
+			 uint32_t written)
 {
 	struct virtio_dev *d = &blk->vdev;
 
-	if (!d->q[0].live)
+	if (!d->q[q].live)
 		return;
 	*status = st;
-	virtq_push(&d->q[0].vq, &d->vm->mem, head, written + 1);
-	virtio_notify_queue(d, 0);
+	virtq_push(&d->q[q].vq, &d->vm->mem, head, written + 1);
+	virtio_notify_queue(d, q);
 }
 
 static void blk_io_done(struct ev_io *e, int res);
@@ -298,7 +305,7 @@ static void blk_io_done(struct ev_io *e, int res)
 		blk_check_size(blk);
 	}
 	if (io->gen == blk->gen)
-		blk_complete(blk, io->head, io->status, st,
+		blk_complete(blk, io->q, io->head, io->status, st,
 			     io->type == VIRTIO_BLK_T_IN && !why ? io->len : 0);
 	if (!--blk->inflight && blk->draining)
 		pthread_cond_broadcast(&blk->drained);
@@ -310,7 +317,7 @@ static void blk_io_done(struct ev_io *e, int res)
  * Check the request in blk->elem; answer it now, or return it to be
  * handed to the loop (counted in flight). Lock held.
  */
-static struct blk_io *blk_start(struct virtio_blk *blk)
+static struct blk_io *blk_start(struct virtio_blk *blk, unsigned int q)
 {
 	struct virtio_dev *d = &blk->vdev;
 	struct virtq_elem *elem = &blk->elem;
@@ -321,7 +328,7 @@ static struct blk_io *blk_start(struct virtio_blk *blk)
 	st = blk_parse_request(elem, blk->capacity, blk->readonly, &req,
 			       blk->data);
 	if (st < 0) {
-		virtio_queue_broken(d, 0, req.why);
+		virtio_queue_broken(d, q, req.why);
 		return NULL;
 	}
 	if (st == VIRTIO_BLK_S_OK &&
@@ -339,7 +346,7 @@ static struct blk_io *blk_start(struct virtio_blk *blk)
 				 "%s",
 				 req.type, (unsigned long long)req.sector,
 				 req.data_len, req.why);
-		blk_complete(blk, elem->head, req.status, (uint8_t)st, 0);
+		blk_complete(blk, q, elem->head, req.status, (uint8_t)st, 0);
 		return NULL;
 	}
 	if (req.type == VIRTIO_BLK_T_GET_ID) {
@@ -349,7 +356,7 @@ static struct blk_io *blk_start(struct virtio_blk *blk)
 
 		n = (uint32_t)virtq_buf_to_iov(elem->iov + elem->nout,
 					       elem->nin, 0, blk->id, n);
-		blk_complete(blk, elem->head, req.status, VIRTIO_BLK_S_OK, n);
+		blk_complete(blk, q, elem->head, req.status, VIRTIO_BLK_S_OK, n);
 		return NULL;
 	}
 	if (req.type == VIRTIO_BLK_T_FLUSH)
@@ -357,24 +364,25 @@ static struct blk_io *blk_start(struct virtio_blk *blk)
 	else if (req.type == VIRTIO_BLK_T_DISCARD ||
 		 req.type == VIRTIO_BLK_T_WRITE_ZEROES) {
 		if (!req.num_sectors) {
-			blk_complete(blk, elem->head, req.status,
+			blk_complete(blk, q, elem->head, req.status,
 				     VIRTIO_BLK_S_OK, 0);
 			return NULL;
 		}
 	} else if (!req.data_len) {
-		blk_complete(blk, elem->head, req.status, VIRTIO_BLK_S_OK, 0);
+		blk_complete(blk, q, elem->head, req.status, VIRTIO_BLK_S_OK, 0);
 		return NULL;
 	}
 
 	io = malloc(sizeof(*io) + req.ndata * sizeof(io->iov[0]));
 	if (!io) {
-		blk_complete(blk, elem->head, req.status, VIRTIO_BLK_S_IOERR,
+		blk_complete(blk, q, elem->head, req.status, VIRTIO_BLK_S_IOERR,
 			     0);
 		return NULL;
 	}
 	*io = (struct blk_io){
 		.blk = blk,
 		.gen = blk->gen,
+		.q = (uint16_t)q,
 		.head = elem->head,
 		.type = req.type,
 		.status = req.status,
@@ -389,6 +397,7 @@ static struct blk_io *blk_start(struct virtio_blk *blk)
 	};
 	memcpy(io->iov, blk->data, req.ndata * sizeof(io->iov[0]));
 	blk->requests++;
+	blk->queue_requests[q]++;
 	if (++blk->inflight > blk->max_inflight)
 		blk->max_inflight = blk->inflight;
 	return io;
@@ -406,8 +415,8 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned int q)
 
 		pthread_mutex_lock(&d->lock);
 		while (!blk->draining && n < BLK_BATCH &&
-		       virtio_pop(d, 0, &blk->elem) > 0) {
-			io = blk_start(blk);
+		       virtio_pop(d, q, &blk->elem) > 0) {
+			io = blk_start(blk, q);
 			if (io) {
 				*tail = io;
 				tail = &io->next;
@@ -533,10 +542,21 @@ static void blk_destroy(struct pci_dev_slot *slot)
 			return;
 		}
 	}
-	if (blk->requests)
+	if (blk->requests) {
+		char byq[BLK_MAX_QUEUES * 22] = "";
+		size_t o = 0;
+
+		for (unsigned int i = 0; blk->nqueues > 1 && i < blk->nqueues;
+		     i++)
+			o += (size_t)snprintf(
+				byq + o, sizeof(byq) - o, "%s%llu",
+				i ? "/" : ", by queue ",
+				(unsigned long long)blk->queue_requests[i]);
 		log_info(&blk->vm->log, blk->name,
-			 "%llu requests, at most %u in flight",
-			 (unsigned long long)blk->requests, blk->max_inflight);
+			 "%llu requests, at most %u in flight%s",
+			 (unsigned long long)blk->requests, blk->max_inflight,
+			 byq);
+	}
 	virtio_pci_destroy(&blk->vdev);
 	blk_free(blk);
 }
@@ -635,6 +655,10 @@ int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
 		goto err;
 	}
 	blk_set_size(blk, size);
+	/* One request queue per vCPU: the guest's blk-mq maps each CPU to one. */
+	blk->nqueues = vm->cfg.cpus < 1		     ? 1 :
+		       vm->cfg.cpus > BLK_MAX_QUEUES ? BLK_MAX_QUEUES :
+						       vm->cfg.cpus;
 	blk->can_zero = !disk->readonly && blk_can_punch(blk->fd, blk->is_blkdev,
 							 size);
 	if (disk->id) {
@@ -654,10 +678,11 @@ int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
 			    (1ull << VIRTIO_BLK_F_BLK_SIZE) |
 			    (1ull << VIRTIO_BLK_F_FLUSH) |
 			    (disk->readonly ? 1ull << VIRTIO_BLK_F_RO : 0) |
+			    (blk->nqueues > 1 ? 1ull << VIRTIO_BLK_F_MQ : 0) |
 			    (blk->can_zero ? (1ull << VIRTIO_BLK_F_DISCARD) |
 						     (1ull << VIRTIO_BLK_F_WRITE_ZEROES) :
 					     0),
-		.nqueues = 1,
+		.nqueues = blk->nqueues,
 		.queue_max = BLK_QUEUE_SIZE,
 		.config_size = BLK_CONFIG_SIZE,
 		.config_read = blk_config_read,

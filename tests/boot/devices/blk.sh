@@ -1,4 +1,4 @@
-# blk.sh: L2 tests of virtio-blk: one boot writes patterns, flushes, reads a read-only disk and sees a resize; the host checks the bytes.
+# blk.sh: L2 tests of virtio-blk: one boot writes patterns from both vCPUs (one request queue each), flushes, reads a read-only disk and sees a resize; the host checks the bytes. Also discard and write-zeroes.
 TESTS+=(virtio-blk virtio-blk-ro virtio-blk-resize virtio-blk-enospc virtio-blk-epoll)
 
 BLK_SECTORS=16384                    # the rw disk: 8 MiB
@@ -12,8 +12,9 @@ blk_guest_script() {
 	echo "cd /sys/block;" \
 		"echo BLK serial=\$(cat $d/serial) size=\$(cat $d/size) ro=\$(cat vdb/ro)" \
 		"rw_ro=\$(cat $d/ro) cache=\$(cut -c7- $d/queue/write_cache);" \
-		"printf microvm-blk-first | dd of=/dev/$d conv=notrunc,fsync 2>/dev/null || echo BLK write1 failed;" \
-		"seq 1 $BLK_SEQ | dd of=/dev/$d bs=4096 seek=300 conv=fsync 2>/dev/null || echo BLK write2 failed;" \
+		"echo BLK mq=\$(ls $d/mq | wc -l);" \
+		"printf microvm-blk-first | taskset 1 dd of=/dev/$d conv=notrunc,fsync 2>/dev/null || echo BLK write1 failed;" \
+		"seq 1 $BLK_SEQ | taskset 2 dd of=/dev/$d bs=4096 seek=300 conv=fsync 2>/dev/null || echo BLK write2 failed;" \
 		"printf microvm-blk-last | dd of=/dev/$d bs=512 seek=$((BLK_SECTORS - 1)) conv=fsync 2>/dev/null || echo BLK write3 failed;" \
 		"sync; set -- \$(cat $d/stat); echo BLK flushes=\${16};" \
 		"echo BLK ro-md5=\$(dd if=/dev/vdb bs=2M count=1 iflag=direct 2>/dev/null | md5sum);" \
@@ -113,6 +114,10 @@ test_virtio_blk() {
 		t_fail "$n" "host view after poweroff: $why"
 	elif [[ -z "$flushes" || "$flushes" = 0 ]]; then
 		t_fail "$n" "no FLUSH completed (guest: $(blk_line flushes || echo none))"
+	elif ! blk_has '^BLK mq=2$'; then
+		t_fail "$n" "2 vCPUs, but the guest does not use 2 request queues: $(blk_line mq || tail_of 3)"
+	elif ! blk_has 'virtio-blk0: [0-9]+ requests, at most [0-9]+ in flight, by queue [1-9][0-9]*/[1-9][0-9]*$'; then
+		t_fail "$n" "writes from both vCPUs did not reach both queues: $(grep -o 'virtio-blk0: [0-9]* requests.*' "$log")"
 	else
 		# How many requests the guest had in flight at once depends on how
 		# the rig schedules the guest's vCPU against the VMM's loop thread
