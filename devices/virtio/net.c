@@ -273,17 +273,18 @@ static bool net_rx_place(struct virtio_net *n)
 	while (n->frame_off < n->frame_len) {
 		uint32_t take;
 
-		if (n->nbufs == NET_QUEUE_SIZE) {
-			/* Buffers this small cannot hold it: give them back. */
+		if (n->nbufs == q->size || n->nbufs == NET_QUEUE_SIZE) {
+			/* The whole ring cannot hold it: give it all back. */
 			net_warn(n, "a %u-byte frame needs more than %u rx "
 				    "buffers; dropped",
-				 n->frame_len, NET_QUEUE_SIZE);
+				 n->frame_len, n->nbufs);
 			virtq_push(&q->vq, &d->vm->mem, n->first->head, 0);
 			for (unsigned int i = 0; i + 1 < n->nbufs; i++)
 				virtq_push(&q->vq, &d->vm->mem, n->rest_head[i],
 					   0);
 			n->rx_dropped++;
 			n->frame_len = 0;
+			virtio_notify_queue(d, NET_RXQ);
 			return true;
 		}
 		if (virtio_pop(d, NET_RXQ, n->nbufs ? e : n->first) <= 0)
@@ -293,6 +294,7 @@ static bool net_rx_place(struct virtio_net *n)
 				    "returned empty",
 				 n->first->in_len);
 			virtq_push(&q->vq, &d->vm->mem, n->first->head, 0);
+			virtio_notify_queue(d, NET_RXQ);
 			continue;
 		}
 		if (!n->nbufs) {
