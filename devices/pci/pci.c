@@ -64,8 +64,11 @@ struct pci_function *pci_root_lookup(struct pci_root *r, unsigned int bus,
 {
 	if (bus == r->bus_first)
 		return r->bus0[devfn];
-	/* A downstream port forwards type 0 accesses to device 0 only. */
-	if (devfn >> 3)
+	/*
+	 * A downstream port forwards type 0 accesses to device 0 only, and
+	 * every endpoint here is a single function (0).
+	 */
+	if (devfn)
 		return NULL;
 	for (unsigned int i = 0; i < r->nports; i++) {
 		struct pci_function *p = r->ports[i];
@@ -180,8 +183,8 @@ void pci_ecam_access(void *opaque, uint64_t offset, uint8_t *data,
 	struct pci_root *r = opaque;
 
 	pci_config_access(r, r->bus_first + (unsigned int)(offset >> 20),
-			  (uint8_t)(offset >> 12), (unsigned int)(offset & 0xfff),
-			  data, len, is_write);
+			  (uint8_t)(offset >> 12),
+			  (unsigned int)(offset & 0xfff), data, len, is_write);
 }
 
 void pci_conf1_data(struct pci_root *r, uint32_t addr, unsigned int offset,

@@ -615,6 +615,8 @@ static int plan_devs(const struct pci_plan_input *in, struct pci_plan *out,
 		ret = plan_check_bars(req, pd->name, err, errlen);
 		if (ret)
 			return ret;
+		snprintf(pd->host_bdf, sizeof(pd->host_bdf), "%.*s",
+			 PCI_PLAN_BDF_LEN - 1, req->host_bdf);
 		pd->port = j;
 		pd->bus = (unsigned int)out->port[j].secondary_bus;
 		pd->device = 0;

@@ -79,10 +79,13 @@ struct pci_bar_req {
 	uint64_t size;
 };
 
+#define PCI_PLAN_BDF_LEN 16
+
 /* One endpoint: a name for messages and output, and its BARs. */
 struct pci_dev_req {
 	char name[PCI_PLAN_NAME_LEN]; /* "" becomes "device<N>" */
 	struct pci_bar_req bar[PCI_PLAN_MAX_BARS];
+	char host_bdf[PCI_PLAN_BDF_LEN]; /* passed-through host device, or "" */
 };
 
 struct pci_plan_input {
@@ -129,6 +132,7 @@ struct pci_plan_bar {
 
 struct pci_plan_dev {
 	char name[PCI_PLAN_NAME_LEN];
+	char host_bdf[PCI_PLAN_BDF_LEN]; /* from the request; "" if none */
 	unsigned int port; /* root port index */
 	unsigned int bus, device, function; /* device is always 0.0 */
 	struct pci_plan_bar bar[PCI_PLAN_MAX_BARS];

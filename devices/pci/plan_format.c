@@ -169,7 +169,12 @@ int pci_plan_format_text(const struct pci_plan *p, uint64_t ecam_base,
 		pci_plan_dev_path(p, j, b, sizeof(b));
 		pf_printf(&o, "%4u  ", j);
 		pf_text_name(&o, d->name);
-		pf_printf(&o, "  bdf %s  path %s  port %u\n", a, b, d->port);
+		pf_printf(&o, "  bdf %s  path %s  port %u", a, b, d->port);
+		if (d->host_bdf[0]) {
+			pf_printf(&o, "  host ");
+			pf_text_name(&o, d->host_bdf);
+		}
+		pf_printf(&o, "\n");
 		for (k = 0; k < PCI_PLAN_MAX_BARS; k++) {
 			const struct pci_plan_bar *bar = &d->bar[k];
 
@@ -288,8 +293,13 @@ int pci_plan_format_json(const struct pci_plan *p, uint64_t ecam_base,
 		pf_json_str(&o, d->name, sizeof(d->name));
 		pf_printf(&o,
 			  ", \"bdf\": \"%s\", \"pci_path\": \"%s\", "
-			  "\"root_port\": %u,\n     \"bars\": [",
+			  "\"root_port\": %u, \"host_bdf\": ",
 			  a, b, d->port);
+		if (d->host_bdf[0])
+			pf_json_str(&o, d->host_bdf, sizeof(d->host_bdf));
+		else
+			pf_printf(&o, "null");
+		pf_printf(&o, ",\n     \"bars\": [");
 		for (k = 0, n = 0; k < PCI_PLAN_MAX_BARS; k++) {
 			const struct pci_plan_bar *bar = &d->bar[k];
 
