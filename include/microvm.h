@@ -18,8 +18,8 @@ struct microvm;
 /* A virtio-blk disk (--disk PATH[,ro][,id=NAME]). */
 struct microvm_disk {
 	const char *path; /* raw file or block device */
-	bool readonly;	  /* guest writes fail with an I/O error */
-	const char *id;	  /* serial the guest reads (GET_ID); NULL: none */
+	bool readonly; /* guest writes fail with an I/O error */
+	const char *id; /* serial the guest reads (GET_ID); NULL: none */
 };
 
 /* A virtio-net device on a tap interface (--net tap=NAME[,mac=MAC]). */
@@ -32,8 +32,18 @@ struct microvm_net {
 /* virtio-vsock (--vsock cid=N,uds=PATH[,vhost=on]). */
 struct microvm_vsock {
 	uint32_t guest_cid; /* >= 3 */
-	const char *uds;    /* host side: PATH and PATH_<port> */
-	bool vhost;	    /* use /dev/vhost-vsock instead (uds unused) */
+	const char *uds; /* host side: PATH and PATH_<port> */
+	bool vhost; /* use /dev/vhost-vsock instead (uds unused) */
+};
+
+/*
+ * A host PCI device passed through with VFIO (--vfio BDF[,id=NAME]): it
+ * must be bound to vfio-pci with every other device of its IOMMU group
+ * (docs/vfio.md); microvm_vfio_check() says what is missing.
+ */
+struct microvm_vfio {
+	const char *bdf; /* "0000:17:00.0" or "17:00.0" (segment 0) */
+	const char *id; /* its name in the topology; NULL: "vfio<N>" */
 };
 
 /* Log levels, most severe first. */
@@ -97,7 +107,14 @@ struct microvm_config {
 	unsigned int nnets;
 	const struct microvm_vsock *vsock; /* NULL: no vsock device */
 	bool virtio_console; /* console on virtio-console (hvc0), not UART */
-	bool rng;	     /* virtio-rng fed from getrandom(2) */
+	bool rng; /* virtio-rng fed from getrandom(2) */
+	/*
+	 * Host devices passed through with VFIO, each behind its own root
+	 * port after the test devices and before the virtio ones; the
+	 * windows are sized from their real BARs.
+	 */
+	const struct microvm_vfio *vfio;
+	unsigned int nvfio;
 	/* Synthetic endpoints, "bar0=16M:32,bar1=128G:64pref" each. */
 	const char *const *pci_testdevs;
 	unsigned int n_pci_testdevs;
@@ -217,9 +234,10 @@ struct microvm_device_info {
 	char bdf[16]; /* "0000:01:00.0" */
 	char pci_path[16]; /* "RR.F/DD": root port dev.fn / device */
 	char root_port_bdf[16]; /* "0000:00:00.0" */
+	char host_bdf[16]; /* passed-through host device, "" if none */
 };
 
-/* Number of attached PCI devices (testdevs, later VFIO and virtio). */
+/* Number of attached PCI devices (test, VFIO and virtio devices). */
 int microvm_device_count(const struct microvm *vm);
 
 /* Fill `info` for device `index`; 0 or -ENOENT. */
@@ -253,6 +271,23 @@ MICROVM_MUST_CHECK int microvm_plan(const struct microvm_config *cfg,
  */
 #define MICROVM_TIMINGS_MAX (64 * 1024)
 int microvm_timings_json(const struct microvm *vm, char *buf, size_t len);
+
+/*
+ * The VFIO preflight (`microvm vfio-check`, docs/vfio.md): for each of the
+ * `n` host devices, its driver, IOMMU group and every member of it, the
+ * group's reserved regions and device nodes, and whether it can be passed
+ * through; if not, why, in plain words, and the commands that fix it.
+ * `microvm_create()` runs the same checks and fails with -EINVAL and these
+ * words. `sysfs_root`/`dev_root` NULL: "/sys" and "/dev". Fills `text`
+ * and/or `json` (either may be NULL). Returns 1 if every device can be
+ * passed through, 0 if not, -EINVAL for a malformed BDF, -ENOSPC if a
+ * buffer is too small, -ENOMEM.
+ */
+#define MICROVM_VFIO_CHECK_MAX (64 * 1024)
+MICROVM_MUST_CHECK int
+microvm_vfio_check(const char *const *bdfs, unsigned int n,
+		   const char *sysfs_root, const char *dev_root, char *text,
+		   size_t text_len, char *json, size_t json_len);
 
 /* Human-readable name of an exit reason. */
 const char *microvm_exit_reason_name(enum microvm_exit_reason reason);

@@ -13,10 +13,11 @@ cd "$repo"
 BUILD="${BUILD:-build}"
 GUEST_DIR="${GUEST_DIR:-build/guest}"
 
-# Modules in the guest initramfs (dependencies are added by mkinitramfs.sh).
+# Modules in the guest initramfs (dependencies are added by mkinitramfs.sh). nvme is for
+# passed-through NVMe controllers (microvm.modules=nvme; it brings nvme-core).
 GUEST_MODULES="pvpanic pvpanic-mmio virtio virtio_ring virtio_pci virtio_pci_modern_dev
 virtio_pci_legacy_dev virtio_mmio virtio_blk virtio_net virtio_console virtio_rng vsock
-vmw_vsock_virtio_transport vmw_vsock_virtio_transport_common"
+vmw_vsock_virtio_transport vmw_vsock_virtio_transport_common nvme"
 
 log() {
 	echo "guest-assets: $*" >&2
@@ -44,7 +45,7 @@ if [[ "$have" != "$want" || ! -f "$vmlinuz" || ! -f "$initramfs" ]]; then
 	stale=1
 else
 	for input in "$init_bin" scripts/mkinitramfs.sh scripts/guest-assets.sh /bin/busybox \
-		firmware/init/pcicheck.sh; do
+		firmware/init/pcicheck.sh firmware/init/vfiocheck.sh; do
 		if [[ "$input" -nt "$initramfs" ]]; then
 			stale=1
 			break
@@ -69,6 +70,7 @@ cp -f "$DEBIAN_KERNEL_DIR/vmlinuz" "$vmlinuz.tmp"
 mv -f "$vmlinuz.tmp" "$vmlinuz"
 scripts/mkinitramfs.sh -o "$initramfs" --init "$init_bin" \
 	--kernel-dir "$DEBIAN_KERNEL_DIR" --modules "$GUEST_MODULES" \
-	--add firmware/init/pcicheck.sh:/bin/pcicheck
+	--add firmware/init/pcicheck.sh:/bin/pcicheck \
+	--add firmware/init/vfiocheck.sh:/bin/vfiocheck
 echo "$want" >"$stamp"
 log "$vmlinuz ($(du -h "$vmlinuz" | cut -f1)), $initramfs ($(du -h "$initramfs" | cut -f1))"

@@ -7,6 +7,7 @@
 
 #include "devices/pci/plan.h"
 #include "devices/pci/plan_format.h"
+#include "devices/vfio/preflight.h"
 #include "devices/virtio/devices.h"
 #include "microvm.h"
 #include "vmm/vm.h"
@@ -143,6 +144,8 @@ int microvm_device_info(const struct microvm *m, unsigned int index,
 	pci_plan_dev_path(p, index, info->pci_path, sizeof(info->pci_path));
 	pci_plan_port_bdf(p, p->dev[index].port, info->root_port_bdf,
 			  sizeof(info->root_port_bdf));
+	snprintf(info->host_bdf, sizeof(info->host_bdf), "%s",
+		 p->dev[index].host_bdf);
 	return 0;
 }
 
@@ -190,6 +193,41 @@ int microvm_timings_json(const struct microvm *m, char *buf, size_t len)
 	if (!m || !buf)
 		return -EINVAL;
 	return vm_timings_json(m->vm, buf, len);
+}
+
+int microvm_vfio_check(const char *const *bdfs, unsigned int n,
+		       const char *sysfs_root, const char *dev_root, char *text,
+		       size_t text_len, char *json, size_t json_len)
+{
+	struct vfio_pf_roots roots = {
+		sysfs_root ? sysfs_root : "/sys",
+		dev_root ? dev_root : "/dev",
+		/* Holders of a busy group are only looked for on the host. */
+		!dev_root || !strcmp(dev_root, "/dev") ? "/proc" : NULL,
+	};
+	struct vfio_pf_device *d;
+	int r = 0, ready = 1;
+
+	if (!bdfs || !n)
+		return -EINVAL;
+	d = calloc(n, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	for (unsigned int i = 0; !r && i < n; i++) {
+		char bdf[VFIO_PF_BDF_LEN];
+
+		r = vfio_bdf_parse(bdfs[i], bdf, sizeof(bdf));
+		if (!r)
+			r = vfio_preflight(&roots, bdf, &d[i]);
+		if (!r && !d[i].ready)
+			ready = 0;
+	}
+	if (!r && text)
+		r = vfio_pf_format_text(d, n, text, text_len);
+	if (r >= 0 && json)
+		r = vfio_pf_format_json(d, n, json, json_len);
+	free(d);
+	return r < 0 ? r : ready;
 }
 
 const char *microvm_exit_reason_name(enum microvm_exit_reason reason)

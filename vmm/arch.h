@@ -32,6 +32,14 @@ struct kvm_irq_routing_entry;
 int arch_irq_default_routes(struct kvm_irq_routing_entry *out,
 			    unsigned int max, unsigned int *first_free_gsi);
 
+/*
+ * The GSI that INTx `pin` (1 = INTA .. 4 = INTD) of root-bus device
+ * `device` is wired to, as the platform description (ACPI _PRT, FDT
+ * interrupt-map) says. An endpoint behind a root port swizzles its pin by
+ * its own device number (always 0 here), so it keeps its pin.
+ */
+unsigned int arch_pci_intx_gsi(unsigned int device, unsigned int pin);
+
 /* Minimum guest RAM this arch can lay out, in bytes. */
 uint64_t arch_min_memory(void);
 

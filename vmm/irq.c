@@ -108,6 +108,20 @@ int vm_irqfd(struct vm *vm, int efd, unsigned int gsi, bool assign)
 	return r < 0 ? r : 0;
 }
 
+int vm_irqfd_resample(struct vm *vm, int efd, int resample_fd, unsigned int gsi,
+		      bool assign)
+{
+	struct kvm_irqfd f = {
+		.fd = (uint32_t)efd,
+		.gsi = gsi,
+		.flags = assign ? KVM_IRQFD_FLAG_RESAMPLE : KVM_IRQFD_FLAG_DEASSIGN,
+		.resamplefd = assign ? (uint32_t)resample_fd : 0,
+	};
+	int r = kvm_ioctl(&vm->log, "irq", vm->vm_fd, KVM_IRQFD, &f);
+
+	return r < 0 ? r : 0;
+}
+
 int vm_ioeventfd(struct vm *vm, uint64_t addr, unsigned int len, int efd,
 		 bool assign)
 {

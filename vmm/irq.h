@@ -35,6 +35,15 @@ __attribute__((warn_unused_result)) int
 vm_irqfd(struct vm *vm, int efd, unsigned int gsi, bool assign);
 
 /*
+ * A level-triggered line: inject GSI `gsi` while `efd` was written, and
+ * signal `resample_fd` when the guest ends the interrupt (EOI), so the
+ * source can assert it again if it still needs service (INTx).
+ */
+__attribute__((warn_unused_result)) int
+vm_irqfd_resample(struct vm *vm, int efd, int resample_fd, unsigned int gsi,
+		  bool assign);
+
+/*
  * Signal `efd` instead of exiting to userspace when the guest writes to
  * MMIO [addr, addr+len) (any value). 0, or -errno if KVM refuses.
  */

@@ -41,6 +41,7 @@ struct cli {
 	struct microvm_disk *disks;
 	struct microvm_net *nets;
 	struct microvm_vsock vsock;
+	struct microvm_vfio *vfio;
 	char **specs; /* copies the device structs point into */
 	unsigned int nspecs;
 	const char *console;
@@ -88,17 +89,36 @@ static const char usage_run[] =
 	"Devices (virtio over PCIe, each behind its own root port; see\n"
 	"docs/virtio.md):\n"
 	"  --disk PATH[,ro][,id=NAME]\n"
-	"                          virtio-blk on a raw file or block device (io_uring);\n"
-	"                          ro: guest writes fail; id: what the guest reads as\n"
+	"                          virtio-blk on a raw file or block device "
+	"(io_uring);\n"
+	"                          ro: guest writes fail; id: what the guest "
+	"reads as\n"
 	"                          serial. Repeatable.\n"
 	"  --net tap=NAME[,mac=MAC]\n"
 	"                          virtio-net on a tap interface. Repeatable.\n"
-	"  --vsock cid=N,uds=PATH  virtio-vsock; guest connections to port P reach the\n"
-	"                          Unix socket PATH_P; host programs connect to PATH and\n"
-	"                          send \"CONNECT P\\n\". vhost=on uses /dev/vhost-vsock.\n"
-	"  --virtio-console        the console on virtio-console (hvc0) instead of ttyS0;\n"
+	"  --vsock cid=N,uds=PATH  virtio-vsock; guest connections to port P "
+	"reach the\n"
+	"                          Unix socket PATH_P; host programs connect "
+	"to PATH and\n"
+	"                          send \"CONNECT P\\n\". vhost=on uses "
+	"/dev/vhost-vsock.\n"
+	"  --virtio-console        the console on virtio-console (hvc0) "
+	"instead of ttyS0;\n"
 	"                          hvc0 follows this terminal's size\n"
-	"  --rng                   virtio-rng, fed from getrandom(2) (/dev/hwrng)\n"
+	"  --rng                   virtio-rng, fed from getrandom(2) "
+	"(/dev/hwrng)\n"
+	"\n"
+	"Passthrough (VFIO; see docs/vfio.md and `microvm vfio-check`):\n"
+	"  --vfio BDF[,id=NAME]    pass the host PCI device BDF (0000:17:00.0 "
+	"or\n"
+	"                          17:00.0, bound to vfio-pci) through, behind "
+	"its own\n"
+	"                          root port; its BARs size the MMIO windows. "
+	"The\n"
+	"                          preflight runs first: a device that cannot "
+	"be passed\n"
+	"                          through is exit status 2 with the reason. "
+	"Repeatable.\n"
 	"\n"
 	"PCIe (see docs/pcie.md; `microvm plan` shows the layout without "
 	"booting):\n"
@@ -113,7 +133,8 @@ static const char usage_run[] =
 	"                          devices, need + max(need/4, 64M))\n"
 	"  --high-mmio SIZE        64-bit prefetchable window (default: need + "
 	"max(need/4, 1G))\n"
-	"  --pcie-buses FIRST-LAST bus range of the root complex (default: from "
+	"  --pcie-buses FIRST-LAST bus range of the root complex (default: "
+	"from "
 	"0,\n"
 	"                          one bus per root port)\n"
 	"  --pci-testdev BARS      synthetic endpoint behind its own root "
@@ -151,6 +172,11 @@ static const char usage_top[] =
 	"takes\n"
 	"            the same options (--kernel not needed); exits 2 if it "
 	"does not fit\n"
+	"  vfio-check BDF...\n"
+	"            say whether host PCI devices can be passed through with "
+	"VFIO,\n"
+	"            and if not, why and how to fix it (microvm vfio-check "
+	"--help)\n"
 	"  version   print the version\n"
 	"  help      show this help\n";
 
@@ -272,6 +298,7 @@ enum {
 	OPT_NET,
 	OPT_VSOCK,
 	OPT_VIRTIO_CONSOLE,
+	OPT_VFIO,
 };
 
 static const struct option run_options[] = {
@@ -296,6 +323,7 @@ static const struct option run_options[] = {
 	{"net", required_argument, NULL, OPT_NET},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"virtio-console", no_argument, NULL, OPT_VIRTIO_CONSOLE},
+	{"vfio", required_argument, NULL, OPT_VFIO},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -430,6 +458,18 @@ static int parse_device_option(struct cli *c, int opt, const char *arg)
 			return usage_error("--vsock %s: %s", arg, err);
 		c->cfg.vsock = &c->vsock;
 		return 0;
+	case OPT_VFIO:
+		n = realloc(c->vfio, (c->cfg.nvfio + 1) * sizeof(*c->vfio));
+		if (!n)
+			return usage_error("out of memory");
+		c->vfio = n;
+		r = parse_vfio_spec(spec, &c->vfio[c->cfg.nvfio], err,
+				    sizeof(err));
+		if (r < 0)
+			return usage_error("--vfio %s: %s", arg, err);
+		c->cfg.vfio = c->vfio;
+		c->cfg.nvfio++;
+		return 0;
 	}
 	return -1;
 }
@@ -441,6 +481,7 @@ static void free_cli(struct cli *c)
 	free(c->specs);
 	free(c->disks);
 	free(c->nets);
+	free(c->vfio);
 	free(c->testdevs);
 }
 
@@ -516,6 +557,7 @@ static int parse_run_args(struct cli *c, int argc, char **argv)
 		case OPT_DISK:
 		case OPT_NET:
 		case OPT_VSOCK:
+		case OPT_VFIO:
 			r = parse_device_option(c, opt, optarg);
 			if (r)
 				return r;
@@ -839,6 +881,93 @@ out:
 	return status;
 }
 
+static const char usage_vfio_check[] =
+	"Usage: microvm vfio-check [--json] [--sysfs-root DIR] [--dev-root "
+	"DIR] "
+	"BDF...\n"
+	"\n"
+	"Say, for each host PCI device (0000:17:00.0 or 17:00.0), whether it "
+	"can\n"
+	"be passed through with VFIO: its driver, its IOMMU group and every\n"
+	"member with its driver, the group's type and reserved regions, the\n"
+	"device nodes; and if it cannot, why, and the commands that fix it.\n"
+	"`microvm run --vfio` runs the same checks before it starts.\n"
+	"\n"
+	"  --json             JSON instead of text (docs/vfio.md)\n"
+	"  --sysfs-root DIR   read sysfs from DIR instead of /sys\n"
+	"  --dev-root DIR     look for device nodes in DIR instead of /dev\n"
+	"\n"
+	"Exit status: 0 every device can be passed through, 1 some cannot,\n"
+	"2 bad usage.\n";
+
+static int cmd_vfio_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"sysfs-root", required_argument, NULL, 's'},
+		{"dev-root", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *sysfs = NULL, *dev = NULL;
+	bool json = false;
+	char *out;
+	int opt, r;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = true;
+			break;
+		case 's':
+			sysfs = optarg;
+			break;
+		case 'd':
+			dev = optarg;
+			break;
+		case 'h':
+			fputs(usage_vfio_check, stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "microvm: option '%s' needs a value\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "microvm: unknown option '%s'\n%s",
+				argv[optind - 1], usage_vfio_check);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "microvm: vfio-check needs a BDF\n%s",
+			usage_vfio_check);
+		return EXIT_USAGE;
+	}
+	out = malloc(MICROVM_VFIO_CHECK_MAX);
+	if (!out)
+		return EXIT_VMM_ERROR;
+	r = microvm_vfio_check((const char *const *)argv + optind,
+			       (unsigned int)(argc - optind), sysfs, dev,
+			       json ? NULL : out, MICROVM_VFIO_CHECK_MAX,
+			       json ? out : NULL, MICROVM_VFIO_CHECK_MAX);
+	if (r == -EINVAL) {
+		fprintf(stderr, "microvm: vfio-check: a BDF is malformed (want "
+				"0000:17:00.0 or 17:00.0)\n");
+		free(out);
+		return EXIT_USAGE;
+	}
+	if (r < 0) {
+		fprintf(stderr, "microvm: vfio-check: %s\n", strerror(-r));
+		free(out);
+		return EXIT_VMM_ERROR;
+	}
+	fputs(out, stdout);
+	free(out);
+	return r == 1 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -849,6 +978,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "plan"))
 		return cmd_plan(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "vfio-check"))
+		return cmd_vfio_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("microvm %s\n", microvm_version());
 		return 0;

@@ -110,8 +110,7 @@ static char *next_opt(char **p)
 	return o;
 }
 
-int parse_disk_spec(char *spec, struct microvm_disk *out, char *err,
-		    size_t len)
+int parse_disk_spec(char *spec, struct microvm_disk *out, char *err, size_t len)
 {
 	char *p = spec, *o;
 
@@ -136,9 +135,51 @@ int parse_disk_spec(char *spec, struct microvm_disk *out, char *err,
 			}
 			out->id = o + 3;
 		} else {
-			snprintf(err, len, "unknown option '%s' (known: ro, "
-					   "id=NAME)",
+			snprintf(err, len,
+				 "unknown option '%s' (known: ro, "
+				 "id=NAME)",
 				 o);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int check_device_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 31)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+			return -EINVAL;
+	return 0;
+}
+
+int parse_vfio_spec(char *spec, struct microvm_vfio *out, char *err, size_t len)
+{
+	char *p = spec, *o;
+
+	memset(out, 0, sizeof(*out));
+	out->bdf = next_opt(&p);
+	if (!out->bdf || !*out->bdf || strchr(out->bdf, '=')) {
+		snprintf(err, len, "expected BDF[,id=NAME], e.g. 0000:17:00.0");
+		return -EINVAL;
+	}
+	while ((o = next_opt(&p))) {
+		if (!strncmp(o, "id=", 3)) {
+			if (check_device_name(o + 3) < 0) {
+				snprintf(err, len,
+					 "id '%s': use 1-31 letters, digits, "
+					 "'-', '_' or '.'",
+					 o + 3);
+				return -EINVAL;
+			}
+			out->id = o + 3;
+		} else {
+			snprintf(err, len,
+				 "unknown option '%s' (known: id=NAME)", o);
 			return -EINVAL;
 		}
 	}
@@ -162,10 +203,11 @@ int parse_net_spec(char *spec, struct microvm_net *out, char *err, size_t len)
 			out->tap = o + 4;
 		} else if (!strncmp(o, "mac=", 4)) {
 			if (parse_mac(o + 4, out->mac) < 0) {
-				snprintf(err, len,
-					 "bad MAC '%s' (want aa:bb:cc:dd:ee:ff, "
-					 "not multicast)",
-					 o + 4);
+				snprintf(
+					err, len,
+					"bad MAC '%s' (want aa:bb:cc:dd:ee:ff, "
+					"not multicast)",
+					o + 4);
 				return -EINVAL;
 			}
 			out->mac_set = true;

@@ -92,9 +92,9 @@ static double ms(uint64_t ns)
 int vm_stats_format_json(const struct vm_stats_view *v, char *buf, size_t len)
 {
 	static const char *const phase_names[VM_PH_COUNT] = {
-		"create",	 "kvm_open", "vm_created", "memory",
-		"devices",	 "kernel",   "vcpus",	   "start",
-		"first_kvm_run", "stop",     "joined",
+		"create",  "kvm_open",	    "vm_created", "memory",
+		"dma_map", "devices",	    "kernel",	  "vcpus",
+		"start",   "first_kvm_run", "stop",	  "joined",
 	};
 	uint64_t total[VM_EXIT_REASONS] = {0}, all = 0;
 	uint64_t t0 = v->phase[VM_PH_CREATE];
@@ -175,6 +175,9 @@ int vm_stats_format_json(const struct vm_stats_view *v, char *buf, size_t len)
 			first = false;
 		}
 	}
-	emit(&o, "%s}\n}\n", first ? "" : "\n  ");
+	emit(&o, "%s}", first ? "" : "\n  ");
+	if (v->extra_json && *v->extra_json)
+		emit(&o, ",\n  %s", v->extra_json);
+	emit(&o, "\n}\n");
 	return o.err ? o.err : (int)o.off;
 }

@@ -11,6 +11,7 @@ enum vm_phase {
 	VM_PH_KVM_OPEN, /* /dev/kvm open, capabilities checked */
 	VM_PH_VM_CREATED, /* KVM_CREATE_VM done */
 	VM_PH_MEMORY, /* guest RAM mapped into KVM */
+	VM_PH_DMA, /* guest RAM mapped for passed-through devices' DMA */
 	VM_PH_DEVICES, /* irqchip, platform and PCI devices */
 	VM_PH_KERNEL, /* kernel, initrd and boot tables loaded */
 	VM_PH_VCPUS, /* vCPUs created and set up */
@@ -53,6 +54,8 @@ struct vm_stats_view {
 	uint64_t cpu_ns_first_run; /* process CPU time at the first KVM_RUN */
 	uint64_t cpu_ns_stop; /* process CPU time once joined */
 	const char *exit_reason;
+	/* More top-level members, formatted ("\"vfio\": {...}"), or NULL. */
+	const char *extra_json;
 };
 
 /* Name of a KVM exit reason ("io", "mmio", "hlt", ...), or NULL. */

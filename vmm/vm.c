@@ -15,6 +15,7 @@
 
 #include "devices/pci/host.h"
 #include "devices/pci/plan.h"
+#include "devices/vfio/vfio.h"
 #include "devices/virtio/devices.h"
 #include "vmm/arch.h"
 #include "vmm/console.h"
@@ -113,6 +114,86 @@ bool vm_mmio_dispatch(struct vm *vm, uint64_t addr, uint8_t *data,
 	return found;
 }
 
+int vm_memslot_add(struct vm *vm, uint64_t gpa, uint64_t size, void *hva,
+		   int *slot)
+{
+	struct kvm_userspace_memory_region kr = {
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)hva,
+	};
+	int r = -ENOSPC, s;
+
+	pthread_mutex_lock(&vm->memslot_lock);
+	for (s = 0; s < VM_MAX_MEMSLOTS; s++)
+		if (!(vm->memslot_used[s / 64] & (1ull << (s % 64))))
+			break;
+	if (s < VM_MAX_MEMSLOTS) {
+		kr.slot = (uint32_t)s;
+		r = __kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION,
+				(unsigned long)&kr);
+		if (r >= 0) {
+			vm->memslot_used[s / 64] |= 1ull << (s % 64);
+			*slot = s;
+			r = 0;
+		}
+	}
+	pthread_mutex_unlock(&vm->memslot_lock);
+	return r;
+}
+
+void vm_memslot_del(struct vm *vm, int slot)
+{
+	struct kvm_userspace_memory_region kr = {.slot = (uint32_t)slot};
+
+	if (slot < 0 || slot >= VM_MAX_MEMSLOTS)
+		return;
+	pthread_mutex_lock(&vm->memslot_lock);
+	/* Size 0 deletes the slot. */
+	if (vm->vm_fd >= 0 && __kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION,
+					  (unsigned long)&kr) < 0)
+		log_warn(&vm->log, "memory", "deleting memory slot %d failed",
+			 slot);
+	vm->memslot_used[slot / 64] &= ~(1ull << (slot % 64));
+	pthread_mutex_unlock(&vm->memslot_lock);
+}
+
+int vm_vfio_file_add(struct vm *vm, int fd)
+{
+	struct kvm_device_attr a = {
+		.group = KVM_DEV_VFIO_GROUP,
+		.attr = KVM_DEV_VFIO_GROUP_ADD,
+		.addr = (uint64_t)(uintptr_t)&fd,
+	};
+	int r;
+
+	if (vm->kvm_vfio_fd < 0) {
+		struct kvm_create_device cd = {.type = KVM_DEV_TYPE_VFIO};
+
+		r = kvm_ioctl(&vm->log, "vfio", vm->vm_fd, KVM_CREATE_DEVICE,
+			      &cd);
+		if (r < 0)
+			return r;
+		vm->kvm_vfio_fd = (int)cd.fd;
+	}
+	r = kvm_ioctl(&vm->log, "vfio", vm->kvm_vfio_fd, KVM_SET_DEVICE_ATTR,
+		      &a);
+	return r < 0 ? r : 0;
+}
+
+void vm_vfio_file_del(struct vm *vm, int fd)
+{
+	struct kvm_device_attr a = {
+		.group = KVM_DEV_VFIO_GROUP,
+		.attr = KVM_DEV_VFIO_GROUP_DEL,
+		.addr = (uint64_t)(uintptr_t)&fd,
+	};
+
+	if (vm->kvm_vfio_fd >= 0)
+		(void)!__kvm_ioctl(vm->kvm_vfio_fd, KVM_SET_DEVICE_ATTR,
+				   (unsigned long)&a);
+}
+
 void vm_phase(struct vm *vm, enum vm_phase p)
 {
 	if (!vm->phase[p])
@@ -144,10 +225,18 @@ int vm_timings_json(struct vm *vm, char *buf, size_t len)
 {
 	struct vcpu_stats *st = calloc(vm->ncpus ? vm->ncpus : 1, sizeof(*st));
 	struct vm_stats_view v = {0};
+	char *extra = malloc(MICROVM_TIMINGS_MAX / 2);
 	int r;
 
-	if (!st)
+	if (!st || !extra) {
+		free(st);
+		free(extra);
 		return -ENOMEM;
+	}
+	r = vfio_timings_json(vm, extra, MICROVM_TIMINGS_MAX / 2);
+	if (r < 0)
+		extra[0] = 0;
+	v.extra_json = extra;
 	/* Exit counters are final once the threads are joined. */
 	for (unsigned int i = 0; i < vm->ncpus; i++)
 		st[i] = vm->vcpus[i].stats;
@@ -165,6 +254,7 @@ int vm_timings_json(struct vm *vm, char *buf, size_t len)
 	r = vm_stats_format_json(&v, buf, len);
 	pthread_mutex_unlock(&vm->lock);
 	free(st);
+	free(extra);
 	return r;
 }
 
@@ -194,6 +284,11 @@ static void vm_config_free(struct vm_config *c)
 	for (unsigned int i = 0; i < c->n_pci_testdevs; i++)
 		free(c->pci_testdevs[i]);
 	free(c->pci_testdevs);
+	for (unsigned int i = 0; i < c->nvfio; i++) {
+		free((char *)c->vfio[i].bdf);
+		free((char *)c->vfio[i].id);
+	}
+	free(c->vfio);
 	free(c->kernel);
 	free(c->initrd);
 	free(c->cmdline);
@@ -201,8 +296,7 @@ static void vm_config_free(struct vm_config *c)
 }
 
 /* Deep copies of the virtio device lists; the strings stay ours. */
-static int vm_config_copy_virtio(struct vm *vm,
-				 const struct microvm_config *in)
+static int vm_config_copy_virtio(struct vm *vm, const struct microvm_config *in)
 {
 	struct vm_config *c = &vm->cfg;
 
@@ -230,7 +324,8 @@ static int vm_config_copy_virtio(struct vm *vm,
 	}
 	for (unsigned int i = 0; i < in->nnets; i++) {
 		if (!in->nets[i].tap || !*in->nets[i].tap) {
-			log_err(&vm->log, "vm", "network %u has no tap name", i);
+			log_err(&vm->log, "vm", "network %u has no tap name",
+				i);
 			return -EINVAL;
 		}
 		c->nets[i] = in->nets[i];
@@ -290,6 +385,23 @@ static int vm_config_copy_pcie(struct vm *vm, const struct microvm_config *in)
 	r = vm_config_copy_virtio(vm, in);
 	if (r < 0)
 		return r;
+	if (in->nvfio) {
+		c->vfio = calloc(in->nvfio, sizeof(*c->vfio));
+		if (!c->vfio)
+			return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < in->nvfio; i++) {
+		if (!in->vfio[i].bdf || !*in->vfio[i].bdf) {
+			log_err(&vm->log, "vfio", "VFIO device %u has no BDF",
+				i);
+			return -EINVAL;
+		}
+		c->vfio[i].bdf = strdup(in->vfio[i].bdf);
+		c->vfio[i].id = dup_or_null(in->vfio[i].id);
+		c->nvfio = i + 1;
+		if (!c->vfio[i].bdf || (in->vfio[i].id && !c->vfio[i].id))
+			return -ENOMEM;
+	}
 	if (!in->n_pci_testdevs)
 		return 0;
 	c->pci_testdevs = calloc(in->n_pci_testdevs, sizeof(char *));
@@ -332,6 +444,8 @@ static int vm_config_copy(struct vm *vm, const struct microvm_config *in,
 		return -EINVAL;
 	}
 	r = vm_config_copy_pcie(vm, in);
+	if (!r)
+		r = vfio_check_config(vm);
 	if (r < 0)
 		return r;
 	c->kernel = dup_or_null(in->kernel);
@@ -433,6 +547,9 @@ static int vm_add_devices(struct vm *vm)
 {
 	int r = pci_host_add_testdevs(vm);
 
+	/* Without a KVM VM (microvm plan) VFIO only reads sysfs. */
+	if (!r)
+		r = vfio_add_devices(vm, vm->vm_fd < 0);
 	for (unsigned int i = 0; !r && i < vm->cfg.ndisks; i++)
 		r = virtio_blk_add(vm, &vm->cfg.disks[i], i);
 	for (unsigned int i = 0; !r && i < vm->cfg.nnets; i++)
@@ -463,12 +580,12 @@ static int vm_plan_pci(struct vm *vm)
 	in.bus_last = vm->cfg.pcie_bus_last;
 	if (!in.bus_last) {
 		/* One bus per root port, and no spare ones for Linux to probe. */
-		unsigned int ports = vm->cfg.pcie_root_ports > vm->npci_devs ?
-					     vm->cfg.pcie_root_ports :
-					     vm->npci_devs;
+		unsigned int ports = vm->cfg.pcie_root_ports > vm->npci_devs
+					     ? vm->cfg.pcie_root_ports
+					     : vm->npci_devs;
 
-		in.bus_last = in.bus_first + ports > 255 ? 255 :
-							   in.bus_first + ports;
+		in.bus_last =
+			in.bus_first + ports > 255 ? 255 : in.bus_first + ports;
 	}
 	in.acs_enabled = !vm->cfg.acs_off;
 	in.acs_mask = vm->cfg.acs_mask;
@@ -542,6 +659,7 @@ static int vm_create_memory(struct vm *vm)
 			      KVM_SET_USER_MEMORY_REGION, &kr);
 		if (r < 0)
 			return r;
+		vm->memslot_used[i / 64] |= 1ull << (i % 64);
 	}
 	vm_phase(vm, VM_PH_MEMORY);
 	return 0;
@@ -581,6 +699,8 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 	if (!r)
 		r = vm_create_memory(vm);
 	if (!r)
+		r = vfio_map_guest_ram(vm);
+	if (!r)
 		r = evloop_create(&vm->loop, &vm->log);
 	if (!r)
 		r = console_create(vm);
@@ -614,7 +734,9 @@ static struct vm *vm_alloc(const struct microvm_config *cfg)
 	vm_phase(vm, VM_PH_CREATE);
 	vm->log = (struct logger){cfg->log_fn, cfg->log_opaque, cfg->log_level};
 	vm->kvm_fd = vm->vm_fd = -1;
+	vm->kvm_vfio_fd = -1;
 	vm->mem.fd = -1;
+	pthread_mutex_init(&vm->memslot_lock, NULL);
 	bus_init(&vm->pio);
 	bus_init(&vm->mmio);
 	pthread_mutex_init(&vm->lock, NULL);
@@ -768,6 +890,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	pci_host_destroy(vm->pci);
 	pci_host_free_devices(vm);
+	vfio_vm_destroy(vm);
 	free(vm->pci_plan);
 	vm_irq_destroy(vm);
 	arch_vm_destroy(vm);
@@ -780,6 +903,8 @@ void vm_destroy(struct vm *vm)
 	 * tables wholesale instead of zapping them through MMU notifiers
 	 * page range by page range.
 	 */
+	if (vm->kvm_vfio_fd >= 0)
+		close(vm->kvm_vfio_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
@@ -789,6 +914,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->exit_efd);
 	vm_config_free(&vm->cfg);
 	pthread_rwlock_destroy(&vm->mmio_lock);
+	pthread_mutex_destroy(&vm->memslot_lock);
 	pthread_cond_destroy(&vm->cond);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);

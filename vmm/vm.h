@@ -23,6 +23,9 @@ struct pci_plan;
 struct pci_host;
 struct pci_dev_slot;
 struct virtio_con;
+struct vfio_vm;
+
+#define VM_MAX_MEMSLOTS 512 /* RAM regions first, then device memory */
 
 struct vcpu {
 	struct vm *vm;
@@ -59,6 +62,8 @@ struct vm_config {
 	unsigned int pcie_bus_first, pcie_bus_last;
 	char **pci_testdevs;
 	unsigned int n_pci_testdevs;
+	struct microvm_vfio *vfio; /* strings owned */
+	unsigned int nvfio;
 	/* virtio */
 	struct microvm_disk *disks; /* strings owned */
 	unsigned int ndisks;
@@ -106,6 +111,11 @@ struct vm {
 	unsigned int npci_devs;
 	uint64_t ecam_base;
 
+	struct vfio_vm *vfio; /* passed-through devices, or NULL */
+	int kvm_vfio_fd; /* KVM_DEV_TYPE_VFIO pseudo-device, -1 */
+	pthread_mutex_t memslot_lock;
+	uint64_t memslot_used[VM_MAX_MEMSLOTS / 64]; /* KVM slot numbers */
+
 	uint64_t phase[VM_PH_COUNT]; /* CLOCK_MONOTONIC stamps */
 	struct vm_marker markers[VM_MAX_MARKERS]; /* under lock */
 	unsigned int nmarkers;
@@ -143,6 +153,26 @@ vm_mmio_map(struct vm *vm, uint64_t addr, uint64_t len, bus_access_fn fn,
 void vm_mmio_unmap(struct vm *vm, uint64_t addr);
 bool vm_mmio_dispatch(struct vm *vm, uint64_t addr, uint8_t *data,
 		      unsigned int len, bool is_write, const char **name);
+
+/*
+ * Show host memory `hva` to the guest at [gpa, gpa+size) (page aligned) in
+ * a KVM memory slot of its own, e.g. a passed-through device's BAR; the
+ * slot number comes back in *slot. Safe while vCPUs run. 0 or -errno
+ * (-EEXIST: overlaps another slot, -ENOSPC: no slot left).
+ */
+__attribute__((warn_unused_result)) int vm_memslot_add(struct vm *vm,
+						       uint64_t gpa,
+						       uint64_t size, void *hva,
+						       int *slot);
+void vm_memslot_del(struct vm *vm, int slot);
+
+/*
+ * Tell KVM's VFIO pseudo-device (created on first use) about a VFIO group
+ * or device fd, so KVM knows the guest does non-coherent DMA and can route
+ * the device's interrupts. 0 or -errno (logged).
+ */
+__attribute__((warn_unused_result)) int vm_vfio_file_add(struct vm *vm, int fd);
+void vm_vfio_file_del(struct vm *vm, int fd);
 
 /* Stamp a phase (the first stamp of each phase stays). */
 void vm_phase(struct vm *vm, enum vm_phase p);

@@ -162,6 +162,12 @@ int arch_irq_default_routes(struct kvm_irq_routing_entry *out,
 	return (int)n;
 }
 
+/* GSIs 16-23: the IOAPIC pins no ISA device uses, level-triggered for PCI. */
+unsigned int arch_pci_intx_gsi(unsigned int device, unsigned int pin)
+{
+	return 16 + (device + pin - 1) % 8;
+}
+
 uint64_t arch_min_memory(void)
 {
 	return 2ull << 20;
@@ -515,6 +521,24 @@ static int x86_dsdt_pci(void *opaque, struct aml *a)
 		aml_qword_memory(a, AML_PREFETCHABLE, true, p->high.base,
 				 p->high.base + p->high.size - 1, 0);
 	aml_end(a); /* ResourceTemplate */
+	/*
+	 * INTx routing of every root-bus device that carries root ports:
+	 * Package {address (device << 16 | 0xffff), pin (0 = INTA), source
+	 * 0, GSI}. Endpoints behind a port reach it through the swizzle.
+	 */
+	aml_name(a, "_PRT");
+	aml_package_begin(a);
+	for (unsigned int d = 0; d < (p->nports + 7) / 8 && d < 32; d++) {
+		for (unsigned int pin = 0; pin < 4; pin++) {
+			aml_package_begin(a);
+			aml_int(a, (uint64_t)d << 16 | 0xffff);
+			aml_int(a, pin);
+			aml_int(a, 0);
+			aml_int(a, arch_pci_intx_gsi(d, pin + 1));
+			aml_end(a);
+		}
+	}
+	aml_end(a); /* _PRT */
 	aml_end(a); /* PCI0 */
 
 	/* Motherboard resources: Linux wants ECAM reserved here. */

@@ -258,7 +258,8 @@ int vfio_shadow_build(const uint8_t *raw, size_t raw_len,
 	virt_ro(out, PCI_INTERRUPT_LINE, 4);
 	c->cfg[PCI_INTERRUPT_LINE] = 0;
 	c->wmask[PCI_INTERRUPT_LINE] = 0xff;
-	out->intx_pin = raw[PCI_INTERRUPT_PIN] <= 4 ? raw[PCI_INTERRUPT_PIN] : 0;
+	out->intx_pin =
+		raw[PCI_INTERRUPT_PIN] <= 4 ? raw[PCI_INTERRUPT_PIN] : 0;
 	c->cfg[PCI_INTERRUPT_PIN] = 0;
 	r = bars_init(out, raw, bar_size, err, errlen);
 	if (!r)

@@ -1,8 +1,7 @@
-/* pci.c: tiny guest mode "pci": walks ECAM as found in MCFG and checks packing, ACS and BAR placement. */
-#include "tiny.h"
+/* pci.c: the PCI helpers of pci.h, and tiny guest mode "pci": walks ECAM as found in MCFG and checks packing, ACS and BAR placement. */
+#include "pci.h"
 
-#define PCI_CLASS_BRIDGE_PCI 0x0604
-#define TESTDEV_MAGIC	     0x4454564d
+#define TESTDEV_MAGIC 0x4454564d
 
 static uint64_t rd64(const volatile void *p)
 {
@@ -26,8 +25,7 @@ static uint64_t read_cr3(void)
 	return v;
 }
 
-/* Identity-map the 1 GiB region holding `addr` (only one at a time). */
-static void map_1g(uint64_t addr)
+void map_1g(uint64_t addr)
 {
 	uint64_t *pml4 = (uint64_t *)(read_cr3() & ~0xfffull);
 	uint64_t *pdpt;
@@ -47,7 +45,7 @@ static void map_1g(uint64_t addr)
 	__asm__ volatile("mov %0, %%cr3" : : "r"(read_cr3()) : "memory");
 }
 
-static const uint8_t *find_table(uint64_t rsdp_addr, const char *sig)
+const uint8_t *acpi_find_table(uint64_t rsdp_addr, const char *sig)
 {
 	const uint8_t *rsdp = (const uint8_t *)rsdp_addr;
 	const uint8_t *xsdt;
@@ -66,13 +64,21 @@ static const uint8_t *find_table(uint64_t rsdp_addr, const char *sig)
 	return 0;
 }
 
-struct ecam {
-	uint64_t base;
-	unsigned int bus_first, bus_last;
-};
+bool ecam_find(uint64_t rsdp, struct ecam *e)
+{
+	const uint8_t *mcfg = acpi_find_table(rsdp, "MCFG");
 
-static volatile uint8_t *cfg(const struct ecam *e, unsigned int bus,
-			     unsigned int dev, unsigned int fn)
+	if (!mcfg)
+		return false;
+	e->base = rd64(mcfg + 44);
+	e->bus_first = mcfg[44 + 10];
+	e->bus_last = mcfg[44 + 11];
+	e->base += (uint64_t)e->bus_first << 20;
+	return true;
+}
+
+volatile uint8_t *ecam_cfg(const struct ecam *e, unsigned int bus,
+			   unsigned int dev, unsigned int fn)
 {
 	return (volatile uint8_t *)(e->base +
 				    ((uint64_t)(bus - e->bus_first) << 20) +
@@ -80,22 +86,7 @@ static volatile uint8_t *cfg(const struct ecam *e, unsigned int bus,
 				    ((uint64_t)fn << 12));
 }
 
-static uint32_t c32(volatile uint8_t *c, unsigned int off)
-{
-	return *(volatile uint32_t *)(c + off);
-}
-
-static uint16_t c16(volatile uint8_t *c, unsigned int off)
-{
-	return *(volatile uint16_t *)(c + off);
-}
-
-static void w32(volatile uint8_t *c, unsigned int off, uint32_t v)
-{
-	*(volatile uint32_t *)(c + off) = v;
-}
-
-static unsigned int find_ext_cap(volatile uint8_t *c, unsigned int id)
+unsigned int pci_find_ext_cap(volatile uint8_t *c, unsigned int id)
 {
 	unsigned int off = 0x100;
 
@@ -109,7 +100,7 @@ static unsigned int find_ext_cap(volatile uint8_t *c, unsigned int id)
 	return 0;
 }
 
-static unsigned int find_cap(volatile uint8_t *c, unsigned int id)
+unsigned int pci_find_cap(volatile uint8_t *c, unsigned int id)
 {
 	unsigned int off = c[0x34];
 
@@ -140,7 +131,7 @@ static unsigned int check_endpoint(const struct ecam *e, unsigned int bus,
 				   uint64_t mem_lo, uint64_t mem_hi,
 				   uint64_t pref_lo, uint64_t pref_hi)
 {
-	volatile uint8_t *c = cfg(e, bus, 0, 0);
+	volatile uint8_t *c = ecam_cfg(e, bus, 0, 0);
 	unsigned int nbars = 0;
 	/* Only microvm's test device has the read-back register files. */
 	bool testdev = c32(c, 0) == 0x00051b36;
@@ -204,31 +195,27 @@ static unsigned int check_endpoint(const struct ecam *e, unsigned int bus,
 
 void tiny_pci(uint64_t rsdp)
 {
-	const uint8_t *mcfg = find_table(rsdp, "MCFG");
 	unsigned int ports = 0, mf_devices = 0, acs_ports = 0, devices = 0;
 	unsigned int bars = 0;
 	uint32_t acs_mask = 0;
 	struct ecam e;
 
-	if (!mcfg) {
+	if (!ecam_find(rsdp, &e)) {
 		puts_uart("TINY: pci FAIL no MCFG\n");
 		return;
 	}
-	e.base = rd64(mcfg + 44);
-	e.bus_first = mcfg[44 + 10];
-	e.bus_last = mcfg[44 + 11];
-	e.base += (uint64_t)e.bus_first << 20;
 	puts_uart("TINY: pci ecam ");
 	put_hex(e.base);
 	puts_uart("\n");
 	for (unsigned int dev = 0; dev < 32; dev++) {
-		volatile uint8_t *f0 = cfg(&e, e.bus_first, dev, 0);
+		volatile uint8_t *f0 = ecam_cfg(&e, e.bus_first, dev, 0);
 		unsigned int nfn = 0;
 
 		if (c16(f0, 0) == 0xffff)
 			continue;
 		for (unsigned int fn = 0; fn < 8; fn++) {
-			volatile uint8_t *c = cfg(&e, e.bus_first, dev, fn);
+			volatile uint8_t *c =
+				ecam_cfg(&e, e.bus_first, dev, fn);
 			unsigned int acs, exp, sec;
 			uint64_t mlo, mhi, plo, phi;
 
@@ -240,10 +227,10 @@ void tiny_pci(uint64_t rsdp)
 				continue;
 			}
 			ports++;
-			exp = find_cap(c, 0x10);
+			exp = pci_find_cap(c, 0x10);
 			if (!exp || ((c16(c, exp + 2) >> 4) & 0xf) != 4)
 				fail("not-a-root-port", dev, fn);
-			acs = find_ext_cap(c, 0x0d);
+			acs = pci_find_ext_cap(c, 0x0d);
 			if (acs) {
 				acs_ports++;
 				if (acs_ports == 1)

@@ -55,6 +55,8 @@ void tiny_pci(uint64_t rsdp);
 void tiny_virtio(uint64_t rsdp);
 /* ro: the disk was given with ,ro (tiny.ro=1). */
 void tiny_virtio_blk(uint64_t rsdp, bool ro);
+/* QEMU's edu device: ID, liveness, DMA both ways, one MSI. */
+void tiny_edu(uint64_t rsdp);
 
 void putc_uart(char c);
 int getc_uart(void);

@@ -3,9 +3,11 @@ TINY_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-pic \
 	-fno-pie -mno-red-zone -mgeneral-regs-only -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -nostdlib -Ifirmware/tiny
 TINY_SRCS := firmware/tiny/head.S firmware/tiny/lib.c firmware/tiny/tiny.c \
-	firmware/tiny/pci.c firmware/tiny/virtio.c firmware/tiny/virtio_blk.c
+	firmware/tiny/pci.c firmware/tiny/virtio.c firmware/tiny/virtio_blk.c \
+	firmware/tiny/edu.c
+TINY_HDRS := firmware/tiny/tiny.h firmware/tiny/virtio.h firmware/tiny/pci.h
 
-$(FW_BUILD)/tiny.elf: $(TINY_SRCS) firmware/tiny/tiny.h firmware/tiny/virtio.h firmware/tiny/tiny.ld
+$(FW_BUILD)/tiny.elf: $(TINY_SRCS) $(TINY_HDRS) firmware/tiny/tiny.ld
 	@mkdir -p $(dir $@)
 	$(CC) $(TINY_CFLAGS) -mcmodel=small -static -no-pie -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
 		-Wl,-T,firmware/tiny/tiny.ld -o $@ $(TINY_SRCS)
@@ -17,8 +19,9 @@ FW_TINY_BINS += $(FW_BUILD)/tiny.bzImage
 
 # The same guest as an ELF vmlinux with a PVH note (32-bit entry).
 TINY_PVH_SRCS := firmware/tiny/pvh.S firmware/tiny/lib.c firmware/tiny/tiny.c \
-	firmware/tiny/pci.c firmware/tiny/virtio.c firmware/tiny/virtio_blk.c
-$(FW_BUILD)/tiny-pvh.elf: $(TINY_PVH_SRCS) firmware/tiny/tiny.h firmware/tiny/virtio.h firmware/tiny/pvh.ld
+	firmware/tiny/pci.c firmware/tiny/virtio.c firmware/tiny/virtio_blk.c \
+	firmware/tiny/edu.c
+$(FW_BUILD)/tiny-pvh.elf: $(TINY_PVH_SRCS) $(TINY_HDRS) firmware/tiny/pvh.ld
 	@mkdir -p $(dir $@)
 	$(CC) $(TINY_CFLAGS) -mcmodel=small -static -no-pie -Wl,--build-id=none \
 		-Wl,--no-warn-rwx-segments -Wl,-T,firmware/tiny/pvh.ld -o $@ $(TINY_PVH_SRCS)

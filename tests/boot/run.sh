@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# run.sh: the L2 layer (`make test-boot`): one x86 rig run executes tests/boot/l2-tests.sh; prints its results and "L2: ..." summary.
+# run.sh: the L2 layer (`make test-boot`): an x86 rig runs tests/boot/l2-tests.sh, a second one with an IOMMU and endpoints tests/boot/vfio/run.sh; prints their results and "L2: ..." summary.
 #
 # Env: BUILD (default build); SKIP_L2=1 skips the layer (CI never sets it);
-#      L2_RIG_TIMEOUT (default 1500 s) bounds the whole rig run; L2_ONLY selects tests.
+#      L2_RIG_TIMEOUT (default 1500 s) bounds the first rig run; L2_ONLY selects tests
+#      (of both runs); L2_VFIO=0 leaves out the VFIO rig.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -49,6 +50,20 @@ elif ((passed + failed < plan)); then
 elif ((failed == 0 && rig_status != 0)); then
 	echo "not ok - l2-tests: all passed but l2-tests.sh exited with status $rig_status"
 	failed=$((failed + 1))
+fi
+
+# VFIO passthrough of real (emulated) endpoints: a rig host with intel-iommu.
+if [[ "${L2_VFIO:-1}" != 0 ]]; then
+	echo "# L2 VFIO: a second rig with an IOMMU and nvme, edu and ivshmem endpoints"
+	tests/boot/vfio/run.sh | tee "$out"
+	line=$(grep -E '^L2-VFIO: ' "$out" | tail -n1)
+	if [[ -z "$line" ]]; then
+		echo "not ok - l2-vfio: no summary line"
+		failed=$((failed + 1))
+	else
+		passed=$((passed + $(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')))
+		failed=$((failed + $(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')))
+	fi
 fi
 echo "L2: $passed passed, $failed failed, 0 skipped"
 [[ $failed = 0 ]]

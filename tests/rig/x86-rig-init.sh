@@ -80,8 +80,9 @@ ip link set lo up 2>/dev/null
 if ! modprobe kvm_amd; then
 	fail "modprobe kvm_amd failed: $(dmesg | grep -i -e kvm -e svm | grep -v "command line" | tail -n 3 | tr '\n' ' ')"
 fi
-# For microvm's --net (taps) and --vsock vhost=on, in tests and `make run`.
-for m in tun vhost_vsock; do
+# For microvm's --net (taps) and --vsock vhost=on, in tests and `make run`; and VFIO
+# (the legacy container), for rigs with an IOMMU and endpoints (tests/boot/vfio/rig.sh).
+for m in tun vhost_vsock vfio_iommu_type1 vfio-pci; do
 	modprobe "$m" || echo "rig: modprobe $m failed"
 done
 if [ ! -c /dev/kvm ]; then

@@ -15,8 +15,8 @@
 # run fails), never to our output.
 # Env passed through to CMD: CI, BUILD, SKIP_L2, V, TERM and every MICROVM_* variable.
 # RIG_CPU overrides the rig's -cpu (default max,phys-bits=46,family=23,model=1).
-# RIG_KERNEL_ARGS is appended to the rig kernel's command line; RIG_VERBOSE=1 reports the
-# rig's wall time.
+# RIG_KERNEL_ARGS is appended to the rig kernel's command line; RIG_QEMU_ARGS (words) to
+# QEMU's (e.g. "-device intel-iommu -device edu"); RIG_VERBOSE=1 reports the rig's wall time.
 #
 # One rig vCPU by default: with two, the rig kernel sometimes livelocks in its int3
 # text-patching handler under QEMU 7.2's multi-threaded TCG (seen here 3 times in ~10
@@ -118,6 +118,8 @@ qemu=(qemu-system-x86_64 -accel "tcg,thread=${RIG_TCG_THREAD:-multi}" -M q35
 	-kernel "$rig_kernel" -initrd "$rig_initrd"
 	-virtfs "local,path=/,mount_tag=hostroot,readonly=on,security_model=none,multidevs=remap"
 	-virtfs "local,path=$repo,mount_tag=repo,security_model=none,multidevs=remap")
+# shellcheck disable=SC2206 # words on purpose
+qemu+=(${RIG_QEMU_ARGS:-})
 
 # A QEMU monitor (HMP) for post-mortems of a stuck rig, e.g. "info registers -a":
 # socat - UNIX-CONNECT:$job/monitor.sock

@@ -27,7 +27,8 @@ Test(stats, json_merges_vcpus_and_names_reasons)
 	uint64_t phase[VM_PH_COUNT] = {0};
 	struct vm_marker m[1] = {{123, 2500000, "mmio"}};
 	struct vm_stats_view view = {phase, v,	     2,	      m,
-				     1,	    3000000, 9000000, "poweroff"};
+				     1,	    3000000, 9000000, "poweroff",
+				     NULL};
 	char buf[4096];
 	int n;
 

@@ -1,0 +1,361 @@
+/* vfio.c: a VM's passed-through devices: preflight, registration with the PCIe host, guest RAM mapped for DMA, teardown, timings. */
+#include "devices/vfio/vfio.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/pci/host.h"
+#include "devices/vfio/preflight.h"
+#include "vmm/arch.h"
+#include "vmm/parse.h"
+#include "vmm/vm.h"
+
+static const struct vfio_pf_roots host_roots = {"/sys", "/dev", "/proc"};
+
+int vfio_kvm_add_file(struct vm *vm, int fd)
+{
+	struct vfio_vm *vv = vm->vfio;
+	int r;
+
+	if (vv->nkvm_files == sizeof(vv->kvm_files) / sizeof(vv->kvm_files[0]))
+		return -E2BIG;
+	r = vm_vfio_file_add(vm, fd);
+	if (r < 0)
+		return r;
+	vv->kvm_files[vv->nkvm_files++] = fd;
+	return 0;
+}
+
+static int vfio_slot_create(struct vm *vm, struct pci_dev_slot *slot,
+			    const struct pci_plan_dev *pd)
+{
+	struct vfio_dev *d = slot->priv;
+	int r;
+
+	if (!d)
+		return -EINVAL; /* planned only */
+	r = vfio_dev_realize(
+		d, arch_pci_intx_gsi(vm->pci_plan->port[pd->port].device,
+				     d->sh.intx_pin ? d->sh.intx_pin : 1));
+	slot->fn = &d->fn;
+	return r;
+}
+
+/* The VM owns the device; the slot only closes it with the PCIe host. */
+static void vfio_slot_destroy(struct pci_dev_slot *slot)
+{
+	if (slot->priv)
+		vfio_dev_close(slot->priv);
+	slot->priv = NULL;
+}
+
+/* Every fatal finding, with its fix, in the preflight's own words. */
+static void log_findings(struct vm *vm, const struct vfio_pf_device *pf)
+{
+	for (unsigned int i = 0; i < pf->nfindings; i++) {
+		const struct vfio_pf_finding *f = &pf->findings[i];
+		const char *p = f->fix;
+
+		if (!f->fatal)
+			continue;
+		log_err(&vm->log, "vfio", "%s", f->msg);
+		while (*p) {
+			const char *nl = strchr(p, '\n');
+			int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+			log_err(&vm->log, "vfio", "  %s%.*s",
+				p == f->fix ? "fix: " : "     ", n, p);
+			p += n + (nl ? 1 : 0);
+		}
+	}
+}
+
+static struct vfio_dev *vfio_dev_new(struct vm *vm, const char *bdf,
+				     const char *name, int group)
+{
+	struct vfio_vm *vv = vm->vfio;
+	struct vfio_dev **n, *d;
+
+	n = realloc(vv->devs, (vv->ndevs + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	vv->devs = n;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->vm = vm;
+	d->fd = -1;
+	d->group = group;
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	for (unsigned int i = 0; i < 32; i++)
+		d->msi_vec[i].efd = -1;
+	d->intx_efd = d->intx_resample_fd = -1;
+	for (unsigned int b = 0; b < 6; b++)
+		for (unsigned int a = 0; a < VFIO_MAX_AREAS; a++)
+			d->bar[b].area[a].slot = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	d->lock_init = true;
+	vv->devs[vv->ndevs++] = d;
+	return d;
+}
+
+/* One --vfio device: checked, opened (unless planning) and registered. */
+static int vfio_add_one(struct vm *vm, unsigned int i, bool plan_only,
+			struct vfio_pf_device *pf)
+{
+	const struct microvm_vfio *cfg = &vm->cfg.vfio[i];
+	struct vfio_vm *vv = vm->vfio;
+	struct pci_dev_req req;
+	struct vfio_dev *d;
+	char bdf[VFIO_PF_BDF_LEN], name[PCI_PLAN_NAME_LEN];
+	int r;
+
+	if (vfio_bdf_parse(cfg->bdf, bdf, sizeof(bdf)) < 0)
+		return -EINVAL; /* vfio_check_config() said why */
+	snprintf(name, sizeof(name), "%s", cfg->id ? cfg->id : "");
+	if (!name[0])
+		snprintf(name, sizeof(name), "vfio%u", i);
+	r = vfio_preflight(&host_roots, bdf, pf);
+	if (r < 0)
+		return r;
+	if (plan_only) {
+		/* Plan from what sysfs says; nothing is opened. */
+		if (!pf->exists) {
+			log_findings(vm, pf);
+			return -EINVAL;
+		}
+		r = vfio_pf_dev_req(pf, name, &req);
+		if (r < 0) {
+			log_err(&vm->log, "vfio", "%s: unusable BARs", bdf);
+			return r;
+		}
+		snprintf(req.host_bdf, sizeof(req.host_bdf), "%s", bdf);
+		return pci_host_add_device(vm, &req, vfio_slot_create,
+					   vfio_slot_destroy, NULL);
+	}
+	if (!pf->ready) {
+		log_findings(vm, pf);
+		return -EINVAL;
+	}
+	if (!vv->iommu) {
+		r = vfio_container_create(&vm->log, host_roots.dev, &vv->iommu);
+		if (r < 0)
+			return r;
+	}
+	d = vfio_dev_new(vm, bdf, name, pf->group);
+	if (!d)
+		return -ENOMEM;
+	r = vfio_dev_open(d, vv->iommu);
+	if (r < 0)
+		return r;
+	vfio_shadow_dev_req(&d->sh, name, &req);
+	snprintf(req.host_bdf, sizeof(req.host_bdf), "%s", bdf);
+	log_info(&vm->log, d->name,
+		 "%s (%04x:%04x) in IOMMU group %d, through the %s back-end%s",
+		 bdf, pci_get16(&d->sh.cfg, 0), pci_get16(&d->sh.cfg, 2),
+		 d->group, vv->iommu->ops->name,
+		 d->sh.msix.present  ? ", MSI-X"
+		 : d->sh.msi.present ? ", MSI"
+		 : d->sh.intx_pin    ? ", INTx only"
+				     : ", no interrupts");
+	return pci_host_add_device(vm, &req, vfio_slot_create,
+				   vfio_slot_destroy, d);
+}
+
+int vfio_check_config(struct vm *vm)
+{
+	char bdf[VFIO_PF_BDF_LEN], other[VFIO_PF_BDF_LEN];
+
+	for (unsigned int i = 0; i < vm->cfg.nvfio; i++) {
+		const struct microvm_vfio *cfg = &vm->cfg.vfio[i];
+
+		if (vfio_bdf_parse(cfg->bdf, bdf, sizeof(bdf)) < 0) {
+			log_err(&vm->log, "vfio",
+				"'%s' is not a PCI address (want DDDD:BB:DD.F "
+				"such as 0000:17:00.0, or BB:DD.F)",
+				cfg->bdf);
+			return -EINVAL;
+		}
+		if (cfg->id && check_device_name(cfg->id) < 0) {
+			log_err(&vm->log, "vfio",
+				"%s: id '%s': use 1-31 letters, digits, '-', "
+				"'_' or '.'",
+				bdf, cfg->id);
+			return -EINVAL;
+		}
+		for (unsigned int j = 0; j < i; j++) {
+			if (vfio_bdf_parse(vm->cfg.vfio[j].bdf, other,
+					   sizeof(other)) == 0 &&
+			    !strcmp(other, bdf)) {
+				log_err(&vm->log, "vfio", "%s is given twice",
+					bdf);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+int vfio_add_devices(struct vm *vm, bool plan_only)
+{
+	struct vfio_pf_device *pf;
+	int r = 0;
+
+	if (!vm->cfg.nvfio)
+		return 0;
+	vm->vfio = calloc(1, sizeof(*vm->vfio));
+	pf = malloc(sizeof(*pf));
+	if (!vm->vfio || !pf) {
+		free(pf);
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; !r && i < vm->cfg.nvfio; i++)
+		r = vfio_add_one(vm, i, plan_only, pf);
+	free(pf);
+	return r;
+}
+
+/* Is [start, last] inside one of the ranges? */
+static bool in_ranges(const struct vfio_iommu_range *rg, int n, uint64_t start,
+		      uint64_t last)
+{
+	for (int i = 0; i < n; i++)
+		if (start >= rg[i].start && last <= rg[i].last)
+			return true;
+	return false;
+}
+
+int vfio_map_guest_ram(struct vm *vm)
+{
+	struct vfio_vm *vv = vm->vfio;
+	struct vfio_iommu_range rg[VFIO_IOMMU_MAX_RANGES];
+	char sz[32], list[512];
+	uint64_t t0;
+	int n, r;
+
+	if (!vv || !vv->iommu)
+		return 0;
+	n = vv->iommu->ops->iova_ranges(vv->iommu, rg, VFIO_IOMMU_MAX_RANGES);
+	if (n < 0) {
+		log_err(&vm->log, "vfio",
+			"asking the IOMMU for its IOVA "
+			"ranges: %s",
+			strerror(-n));
+		return n;
+	}
+	for (unsigned int i = 0; n > 0 && i < vm->mem.nregions; i++) {
+		const struct mem_region *m = &vm->mem.regions[i];
+		size_t off = 0;
+
+		if (in_ranges(rg, n, m->gpa, m->gpa + m->size - 1))
+			continue;
+		list[0] = 0;
+		for (int k = 0; k < n && off < sizeof(list); k++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off,
+						"%s0x%llx-0x%llx",
+						k ? ", " : "",
+						(unsigned long long)rg[k].start,
+						(unsigned long long)rg[k].last);
+		log_err(&vm->log, "vfio",
+			"guest RAM 0x%llx-0x%llx is not inside the IOVA ranges "
+			"this host's IOMMU translates (%s), so devices could "
+			"not reach it by DMA; give the VM less --memory",
+			(unsigned long long)m->gpa,
+			(unsigned long long)(m->gpa + m->size - 1), list);
+		return -EINVAL;
+	}
+	t0 = vm_now_ns();
+	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
+		const struct mem_region *m = &vm->mem.regions[i];
+
+		r = vv->iommu->ops->map(vv->iommu, m->gpa, m->size, m->hva);
+		if (r < 0) {
+			log_err(&vm->log, "vfio",
+				"mapping guest RAM 0x%llx-0x%llx for DMA: %s%s",
+				(unsigned long long)m->gpa,
+				(unsigned long long)(m->gpa + m->size - 1),
+				strerror(-r),
+				r == -ENOMEM ? " (pinned memory counts against "
+					       "RLIMIT_MEMLOCK: raise `ulimit "
+					       "-l` or run with CAP_IPC_LOCK)"
+					     : "");
+			return r;
+		}
+		vv->dma_bytes += m->size;
+	}
+	vv->dma_ns = vm_now_ns() - t0;
+	vv->dma_mapped = true;
+	vm_phase(vm, VM_PH_DMA);
+	format_size(vv->dma_bytes, sz, sizeof(sz));
+	log_info(&vm->log, "vfio",
+		 "guest RAM (%s) mapped for DMA in %.1f ms (%.2f GB/s)", sz,
+		 (double)vv->dma_ns / 1e6,
+		 vv->dma_ns ? (double)vv->dma_bytes / (double)vv->dma_ns : 0.0);
+	return 0;
+}
+
+int vfio_timings_json(const struct vm *vm, char *buf, size_t len)
+{
+	const struct vfio_vm *vv = vm->vfio;
+	size_t off = 0;
+	int n;
+
+#define EMIT(...)                                                \
+	do {                                                     \
+		n = snprintf(buf + off, len - off, __VA_ARGS__); \
+		if (n < 0 || (size_t)n >= len - off)             \
+			return -ENOSPC;                          \
+		off += (size_t)n;                                \
+	} while (0)
+
+	if (!len)
+		return -ENOSPC;
+	buf[0] = 0;
+	if (!vv || !vv->ndevs)
+		return 0;
+	EMIT("\"vfio\": {\"backend\": \"%s\", \"dma_map_ms\": %.3f, "
+	     "\"dma_bytes\": %llu, \"dma_gbps\": %.3f,\n    \"devices\": [",
+	     vv->iommu ? vv->iommu->ops->name : "none",
+	     (double)vv->dma_ns / 1e6, (unsigned long long)vv->dma_bytes,
+	     vv->dma_ns ? (double)vv->dma_bytes / (double)vv->dma_ns : 0.0);
+	for (unsigned int i = 0; i < vv->ndevs; i++) {
+		const struct vfio_dev *d = vv->devs[i];
+
+		EMIT("%s\n      {\"name\": \"%s\", \"host_bdf\": \"%s\", "
+		     "\"open_ms\": %.3f, \"reset_ms\": %.3f, \"bar_map_ms\": "
+		     "%.3f, \"bar_bytes_mmapped\": %llu}",
+		     i ? "," : "", d->fn.name[0] ? d->fn.name : d->name, d->bdf,
+		     (double)d->open_ns / 1e6, (double)d->reset_ns / 1e6,
+		     (double)d->bar_map_ns / 1e6,
+		     (unsigned long long)d->bar_bytes_mapped);
+	}
+	EMIT("\n    ]}");
+#undef EMIT
+	return (int)off;
+}
+
+void vfio_vm_destroy(struct vm *vm)
+{
+	struct vfio_vm *vv = vm->vfio;
+
+	if (!vv)
+		return;
+	for (unsigned int i = 0; i < vv->ndevs; i++) {
+		struct vfio_dev *d = vv->devs[i];
+
+		vfio_dev_close(d); /* again is harmless */
+		if (d->lock_init)
+			pthread_mutex_destroy(&d->lock);
+		free(d);
+	}
+	free(vv->devs);
+	for (unsigned int i = 0; i < vv->nkvm_files; i++)
+		vm_vfio_file_del(vm, vv->kvm_files[i]);
+	if (vv->iommu)
+		vv->iommu->ops->destroy(vv->iommu);
+	free(vv);
+	vm->vfio = NULL;
+}

@@ -1,0 +1,132 @@
+/* vfio.h: host PCI devices passed through with VFIO: registration with the PCIe host, guest RAM for DMA, the device model. */
+#ifndef DEVICES_VFIO_VFIO_H
+#define DEVICES_VFIO_VFIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/pci/pci.h"
+#include "devices/vfio/iommu.h"
+#include "devices/vfio/vfio_cfg.h"
+
+struct vm;
+
+#define VFIO_MAX_AREAS 8 /* mmapped pieces of one BAR */
+
+/* One mmapped piece of a BAR and the KVM memory slot that shows it. */
+struct vfio_area {
+	uint64_t off, size; /* within the BAR */
+	void *hva;
+	int slot; /* -1: not in a memory slot */
+	uint64_t gpa;
+	bool dma; /* also mapped for DMA at gpa (peer-to-peer) */
+};
+
+struct vfio_bar {
+	uint64_t size, offset; /* region size and its offset in the device fd */
+	uint32_t flags; /* VFIO_REGION_INFO_FLAG_* */
+	struct vfio_area area[VFIO_MAX_AREAS];
+	unsigned int nareas;
+};
+
+/* An interrupt vector: VFIO signals `efd`, KVM injects it as `gsi`. */
+struct vfio_vec {
+	int efd; /* -1: none yet */
+	unsigned int gsi;
+	bool routed; /* gsi allocated and routed to addr/data */
+	bool irqfd; /* KVM irqfd assigned (vector live) */
+	bool in_vfio; /* VFIO signals efd for this vector */
+	uint64_t addr; /* the MSI message it is routed to */
+	uint32_t data;
+};
+
+struct vfio_dev {
+	struct vm *vm;
+	struct pci_function fn;
+	char bdf[16]; /* host */
+	char name[32];
+	int group;
+	int fd; /* VFIO device fd, -1 */
+	struct vfio_iommu *iommu; /* the one that attached it */
+	bool resettable;
+	uint64_t cfg_offset; /* config region in the device fd */
+	struct vfio_bar bar[6];
+	struct vfio_shadow sh;
+	pthread_mutex_t lock; /* MSI and MSI-X state */
+	bool lock_init;
+	/* MSI-X */
+	struct vfio_msix_entry *msix_table;
+	struct vfio_vec *msix_vec;
+	unsigned int msix_nvfio; /* vectors enabled in VFIO (0: off) */
+	bool msix_on;
+	/* MSI */
+	struct vfio_vec msi_vec[32];
+	unsigned int msi_nvec; /* enabled vectors, 0: off */
+	/* INTx: level-triggered through a resampling irqfd */
+	bool intx; /* the device has a pin and VFIO offers INTx */
+	bool intx_on;
+	unsigned int intx_gsi;
+	int intx_efd, intx_resample_fd; /* -1 */
+	struct ratelimit rl;
+	/* timings, ns */
+	uint64_t open_ns, reset_ns, bar_map_ns;
+	uint64_t bar_bytes_mapped;
+};
+
+/* The VM's VFIO state: one DMA back-end shared by all its devices. */
+struct vfio_vm {
+	struct vfio_iommu *iommu;
+	int kvm_dev_fd; /* KVM_DEV_TYPE_VFIO, -1 */
+	int kvm_files[64]; /* group fds told to KVM */
+	unsigned int nkvm_files;
+	struct vfio_dev **devs;
+	unsigned int ndevs;
+	uint64_t dma_bytes, dma_ns;
+	bool dma_mapped;
+};
+
+/*
+ * Check the config's --vfio list before anything is opened: well-formed
+ * BDFs, each given once, usable ids. 0 or -EINVAL (logged).
+ */
+__attribute__((warn_unused_result)) int vfio_check_config(struct vm *vm);
+
+/*
+ * Register the config's --vfio devices with the PCIe host (after the
+ * preflight; with plan_only, the BARs come from sysfs and nothing is
+ * opened). 0 or -errno; -EINVAL when the preflight says a device cannot
+ * be passed through (logged in its words).
+ */
+__attribute__((warn_unused_result)) int vfio_add_devices(struct vm *vm,
+							 bool plan_only);
+
+/* Map all guest RAM for DMA (IOVA = guest physical), checking the IOMMU's ranges. */
+__attribute__((warn_unused_result)) int vfio_map_guest_ram(struct vm *vm);
+
+/* The "vfio" member of the timings JSON ("" without devices); length or -ENOSPC. */
+int vfio_timings_json(const struct vm *vm, char *buf, size_t len);
+
+/* Tell KVM's VFIO pseudo-device about a group (or device) fd. */
+__attribute__((warn_unused_result)) int vfio_kvm_add_file(struct vm *vm,
+							  int fd);
+
+/* Unmap DMA, close groups, container and the KVM device (after the devices). */
+void vfio_vm_destroy(struct vm *vm);
+
+/* ---- the device model (vfio_pci.c) ---- */
+
+/* Open `d->bdf` through `io`, reset it, read its regions and config space. */
+__attribute__((warn_unused_result)) int vfio_dev_open(struct vfio_dev *d,
+						      struct vfio_iommu *io);
+/*
+ * Build the guest-visible function (after the plan assigned its BARs);
+ * `intx_gsi` is where its INTx pin is wired (arch_pci_intx_gsi).
+ */
+__attribute__((warn_unused_result)) int vfio_dev_realize(struct vfio_dev *d,
+							 unsigned int intx_gsi);
+/* Interrupts off, memory slots and mappings gone, reset, fd closed. */
+void vfio_dev_close(struct vfio_dev *d);
+
+#endif
