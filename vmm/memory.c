@@ -1,4 +1,4 @@
-/* memory.c: guest RAM backed by one memfd (optionally hugetlb), mapped once. */
+/* memory.c: guest RAM backed by one memfd (optionally hugetlb) or anonymous memory, mapped once. */
 #include "vmm/memory.h"
 
 #include <errno.h>
@@ -52,8 +52,9 @@ int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst,
 }
 
 int guest_mem_create(struct guest_mem *mem, const struct mem_region *layout,
-		     unsigned int n, bool hugepages)
+		     unsigned int n, enum guest_mem_backing backing)
 {
+	bool hugepages = backing == GUEST_MEM_HUGETLB;
 	unsigned int flags = MFD_CLOEXEC;
 	uint64_t total = 0, off = 0;
 	int err;
@@ -67,6 +68,18 @@ int guest_mem_create(struct guest_mem *mem, const struct mem_region *layout,
 		    (layout[i].gpa & 0xfff))
 			return -EINVAL;
 		total += layout[i].size;
+	}
+	if (backing == GUEST_MEM_ANON) {
+		mem->base = mmap(NULL, total, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				 -1, 0);
+		if (mem->base == MAP_FAILED) {
+			mem->base = NULL;
+			return -errno;
+		}
+		/* Advice only: the host's THP setting decides. */
+		(void)madvise(mem->base, total, MADV_HUGEPAGE);
+		goto layout;
 	}
 	if (hugepages)
 		flags |= MFD_HUGETLB;
@@ -89,6 +102,7 @@ int guest_mem_create(struct guest_mem *mem, const struct mem_region *layout,
 		mem->base = NULL;
 		goto err_close;
 	}
+layout:
 	mem->total = total;
 	mem->hugepages = hugepages;
 	for (unsigned int i = 0; i < n; i++) {

@@ -40,13 +40,24 @@ guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst,
 /* End of the RAM region that contains `gpa` (exclusive), or 0. */
 uint64_t guest_mem_region_end(const struct guest_mem *mem, uint64_t gpa);
 
+/* What backs guest RAM. */
+enum guest_mem_backing {
+	GUEST_MEM_MEMFD, /* a memfd (shmem): shareable, loadable by sendfile */
+	GUEST_MEM_HUGETLB, /* a MFD_HUGETLB memfd of reserved 2 MiB pages */
+	/*
+	 * Private anonymous memory with transparent huge pages where the host
+	 * allows them: what pins fastest for VFIO (fd stays -1).
+	 */
+	GUEST_MEM_ANON,
+};
+
 /*
- * Create the backing memfd (MFD_HUGETLB when `hugepages`), map it and lay
- * out `n` regions back to back in it. 0 or -errno.
+ * Create the backing, map it and lay out `n` regions back to back in it.
+ * 0 or -errno.
  */
 __attribute__((warn_unused_result)) int
 guest_mem_create(struct guest_mem *mem, const struct mem_region *layout,
-		 unsigned int n, bool hugepages);
+		 unsigned int n, enum guest_mem_backing backing);
 void guest_mem_destroy(struct guest_mem *mem);
 
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vfio.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,11 @@ struct container {
 		uint64_t iova, size;
 	} * maps; /* what we mapped, to unmap it all at the end */
 	unsigned int nmaps, maps_cap;
+	/*
+	 * Guest RAM is mapped from a thread of its own while vCPUs map BARs
+	 * (peer-to-peer): one map or unmap at a time, as the kernel does.
+	 */
+	pthread_mutex_t maps_lock;
 };
 
 static struct container *to_container(struct vfio_iommu *io)
@@ -246,23 +252,28 @@ static int container_map(struct vfio_iommu *io, uint64_t iova, uint64_t size,
 		.iova = iova,
 		.size = size,
 	};
-	int r;
+	int r = 0;
 
+	pthread_mutex_lock(&c->maps_lock);
 	if (c->nmaps == c->maps_cap) {
 		unsigned int cap = c->maps_cap ? 2 * c->maps_cap : 16;
 		struct container_map *n = realloc(c->maps, cap * sizeof(*n));
 
-		if (!n)
-			return -ENOMEM;
-		c->maps = n;
-		c->maps_cap = cap;
+		if (n) {
+			c->maps = n;
+			c->maps_cap = cap;
+		} else {
+			r = -ENOMEM;
+		}
 	}
-	r = xioctl(c->fd, VFIO_IOMMU_MAP_DMA, &m);
-	if (r < 0)
-		return r;
-	c->maps[c->nmaps].iova = iova;
-	c->maps[c->nmaps++].size = size;
-	return 0;
+	if (!r)
+		r = xioctl(c->fd, VFIO_IOMMU_MAP_DMA, &m);
+	if (r >= 0) {
+		c->maps[c->nmaps].iova = iova;
+		c->maps[c->nmaps++].size = size;
+	}
+	pthread_mutex_unlock(&c->maps_lock);
+	return r < 0 ? r : 0;
 }
 
 static int container_unmap(struct vfio_iommu *io, uint64_t iova, uint64_t size)
@@ -273,14 +284,17 @@ static int container_unmap(struct vfio_iommu *io, uint64_t iova, uint64_t size)
 		.iova = iova,
 		.size = size,
 	};
-	int r = xioctl(c->fd, VFIO_IOMMU_UNMAP_DMA, &u);
+	int r;
 
+	pthread_mutex_lock(&c->maps_lock);
+	r = xioctl(c->fd, VFIO_IOMMU_UNMAP_DMA, &u);
 	for (unsigned int i = 0; r >= 0 && i < c->nmaps; i++) {
 		if (c->maps[i].iova == iova && c->maps[i].size == size) {
 			c->maps[i] = c->maps[--c->nmaps];
 			break;
 		}
 	}
+	pthread_mutex_unlock(&c->maps_lock);
 	return r < 0 ? r : 0;
 }
 
@@ -297,6 +311,7 @@ static void container_destroy(struct vfio_iommu *io)
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->maps);
+	pthread_mutex_destroy(&c->maps_lock);
 	free(c);
 }
 
@@ -320,6 +335,7 @@ int vfio_container_create(const struct logger *lg, const char *dev_root,
 	if (!c)
 		return -ENOMEM;
 	c->io.ops = &container_ops;
+	pthread_mutex_init(&c->maps_lock, NULL);
 	c->io.log = lg;
 	snprintf(c->dev_root, sizeof(c->dev_root), "%s", dev_root);
 	snprintf(path, sizeof(path), "%s/vfio/vfio", dev_root);
@@ -349,6 +365,7 @@ int vfio_container_create(const struct logger *lg, const char *dev_root,
 err:
 	if (c->fd >= 0)
 		close(c->fd);
+	pthread_mutex_destroy(&c->maps_lock);
 	free(c);
 	return r;
 }

@@ -2,6 +2,8 @@
 #include "devices/vfio/vfio.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +214,9 @@ int vfio_add_devices(struct vm *vm, bool plan_only)
 		free(pf);
 		return -ENOMEM;
 	}
+	vm->vfio->vm = vm;
+	pthread_mutex_init(&vm->vfio->dma_lock, NULL);
+	pthread_cond_init(&vm->vfio->dma_cond, NULL);
 	for (unsigned int i = 0; !r && i < vm->cfg.nvfio; i++)
 		r = vfio_add_one(vm, i, plan_only, pf);
 	free(pf);
@@ -228,12 +233,81 @@ static bool in_ranges(const struct vfio_iommu_range *rg, int n, uint64_t start,
 	return false;
 }
 
+/* Pinning is mapped in pieces of this size, so a stop need not wait long. */
+#define DMA_CHUNK (256ull << 20)
+
+static void *dma_thread(void *arg)
+{
+	struct vfio_vm *vv = arg;
+	struct vm *vm = vv->vm;
+	uint64_t t0 = vm_now_ns(), bytes = 0;
+	char sz[32];
+	int r = 0;
+
+	pthread_setname_np(pthread_self(), "microvm-dma");
+	for (unsigned int i = 0; !r && i < vm->mem.nregions; i++) {
+		const struct mem_region *m = &vm->mem.regions[i];
+
+		for (uint64_t off = 0; !r && off < m->size; off += DMA_CHUNK) {
+			uint64_t len = m->size - off < DMA_CHUNK ? m->size - off
+								 : DMA_CHUNK;
+
+			if (atomic_load(&vv->dma_cancel) ||
+			    atomic_load(&vm->stopping)) {
+				r = -ECANCELED;
+				break;
+			}
+			r = vv->iommu->ops->map(vv->iommu, m->gpa + off, len,
+						m->hva + off);
+			if (r < 0)
+				log_err(&vm->log, "vfio",
+					"mapping guest RAM 0x%llx-0x%llx for "
+					"DMA: %s%s",
+					(unsigned long long)(m->gpa + off),
+					(unsigned long long)(m->gpa + off +
+							     len - 1),
+					strerror(-r),
+					r == -ENOMEM
+						? " (pinned memory counts "
+						  "against RLIMIT_MEMLOCK: "
+						  "raise `ulimit -l` or run "
+						  "with CAP_IPC_LOCK)"
+						: "");
+			else
+				bytes += len;
+		}
+	}
+	pthread_mutex_lock(&vv->dma_lock);
+	vv->dma_bytes = bytes;
+	vv->dma_ns = vm_now_ns() - t0;
+	vv->dma_err = r;
+	vv->dma_done = true;
+	pthread_cond_broadcast(&vv->dma_cond);
+	pthread_mutex_unlock(&vv->dma_lock);
+	if (r == -ECANCELED)
+		return NULL;
+	if (r < 0) {
+		vm_request_exit(vm, MICROVM_EXIT_ERROR, -1, r,
+				"mapping guest RAM for DMA failed: %s",
+				strerror(-r));
+		return NULL;
+	}
+	vm_phase(vm, VM_PH_DMA);
+	format_size(bytes, sz, sizeof(sz));
+	log_info(&vm->log, "vfio",
+		 "guest RAM (%s) mapped for DMA in %.1f ms (%.2f GB/s), while "
+		 "the guest started",
+		 sz, (double)vv->dma_ns / 1e6,
+		 vv->dma_ns ? (double)bytes / (double)vv->dma_ns : 0.0);
+	return NULL;
+}
+
 int vfio_map_guest_ram(struct vm *vm)
 {
 	struct vfio_vm *vv = vm->vfio;
 	struct vfio_iommu_range rg[VFIO_IOMMU_MAX_RANGES];
-	char sz[32], list[512];
-	uint64_t t0;
+	char list[512];
+	sigset_t all, old;
 	int n, r;
 
 	if (!vv || !vv->iommu)
@@ -267,39 +341,36 @@ int vfio_map_guest_ram(struct vm *vm)
 			(unsigned long long)(m->gpa + m->size - 1), list);
 		return -EINVAL;
 	}
-	t0 = vm_now_ns();
-	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
-		const struct mem_region *m = &vm->mem.regions[i];
-
-		r = vv->iommu->ops->map(vv->iommu, m->gpa, m->size, m->hva);
-		if (r < 0) {
-			log_err(&vm->log, "vfio",
-				"mapping guest RAM 0x%llx-0x%llx for DMA: %s%s",
-				(unsigned long long)m->gpa,
-				(unsigned long long)(m->gpa + m->size - 1),
-				strerror(-r),
-				r == -ENOMEM ? " (pinned memory counts against "
-					       "RLIMIT_MEMLOCK: raise `ulimit "
-					       "-l` or run with CAP_IPC_LOCK)"
-					     : "");
-			return r;
-		}
-		vv->dma_bytes += m->size;
+	/* Our threads never take the embedder's signals. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&vv->dma_thread, NULL, dma_thread, vv);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0) {
+		log_err(&vm->log, "vfio", "starting the DMA-map thread: %s",
+			strerror(-r));
+		return r;
 	}
-	vv->dma_ns = vm_now_ns() - t0;
-	vv->dma_mapped = true;
-	vm_phase(vm, VM_PH_DMA);
-	format_size(vv->dma_bytes, sz, sizeof(sz));
-	log_info(&vm->log, "vfio",
-		 "guest RAM (%s) mapped for DMA in %.1f ms (%.2f GB/s)", sz,
-		 (double)vv->dma_ns / 1e6,
-		 vv->dma_ns ? (double)vv->dma_bytes / (double)vv->dma_ns : 0.0);
+	vv->dma_thread_started = true;
 	return 0;
+}
+
+int vfio_dma_wait(struct vfio_vm *vv)
+{
+	int r;
+
+	pthread_mutex_lock(&vv->dma_lock);
+	while (vv->dma_thread_started && !vv->dma_done)
+		pthread_cond_wait(&vv->dma_cond, &vv->dma_lock);
+	r = vv->dma_err;
+	pthread_mutex_unlock(&vv->dma_lock);
+	return r;
 }
 
 int vfio_timings_json(const struct vm *vm, char *buf, size_t len)
 {
 	const struct vfio_vm *vv = vm->vfio;
+	uint64_t dma_ns, dma_bytes;
 	size_t off = 0;
 	int n;
 
@@ -316,11 +387,15 @@ int vfio_timings_json(const struct vm *vm, char *buf, size_t len)
 	buf[0] = 0;
 	if (!vv || !vv->ndevs)
 		return 0;
+	pthread_mutex_lock((pthread_mutex_t *)&vv->dma_lock);
+	dma_ns = vv->dma_ns;
+	dma_bytes = vv->dma_bytes;
+	pthread_mutex_unlock((pthread_mutex_t *)&vv->dma_lock);
 	EMIT("\"vfio\": {\"backend\": \"%s\", \"dma_map_ms\": %.3f, "
 	     "\"dma_bytes\": %llu, \"dma_gbps\": %.3f,\n    \"devices\": [",
-	     vv->iommu ? vv->iommu->ops->name : "none",
-	     (double)vv->dma_ns / 1e6, (unsigned long long)vv->dma_bytes,
-	     vv->dma_ns ? (double)vv->dma_bytes / (double)vv->dma_ns : 0.0);
+	     vv->iommu ? vv->iommu->ops->name : "none", (double)dma_ns / 1e6,
+	     (unsigned long long)dma_bytes,
+	     dma_ns ? (double)dma_bytes / (double)dma_ns : 0.0);
 	for (unsigned int i = 0; i < vv->ndevs; i++) {
 		const struct vfio_dev *d = vv->devs[i];
 
@@ -343,6 +418,10 @@ void vfio_vm_destroy(struct vm *vm)
 
 	if (!vv)
 		return;
+	if (vv->dma_thread_started) {
+		atomic_store(&vv->dma_cancel, true);
+		pthread_join(vv->dma_thread, NULL);
+	}
 	for (unsigned int i = 0; i < vv->ndevs; i++) {
 		struct vfio_dev *d = vv->devs[i];
 
@@ -356,6 +435,8 @@ void vfio_vm_destroy(struct vm *vm)
 		vm_vfio_file_del(vm, vv->kvm_files[i]);
 	if (vv->iommu)
 		vv->iommu->ops->destroy(vv->iommu);
+	pthread_cond_destroy(&vv->dma_cond);
+	pthread_mutex_destroy(&vv->dma_lock);
 	free(vv);
 	vm->vfio = NULL;
 }

@@ -83,8 +83,19 @@ struct vfio_vm {
 	unsigned int nkvm_files;
 	struct vfio_dev **devs;
 	unsigned int ndevs;
+	/*
+	 * Guest RAM is pinned and mapped by a thread of its own while the
+	 * guest boots; a device's bus mastering waits for it (dma_lock).
+	 */
+	struct vm *vm;
+	pthread_t dma_thread;
+	bool dma_thread_started;
+	pthread_mutex_t dma_lock;
+	pthread_cond_t dma_cond;
+	bool dma_done; /* the thread finished, dma_err says how */
+	int dma_err;
+	_Atomic bool dma_cancel;
 	uint64_t dma_bytes, dma_ns;
-	bool dma_mapped;
 };
 
 /*
@@ -102,8 +113,19 @@ __attribute__((warn_unused_result)) int vfio_check_config(struct vm *vm);
 __attribute__((warn_unused_result)) int vfio_add_devices(struct vm *vm,
 							 bool plan_only);
 
-/* Map all guest RAM for DMA (IOVA = guest physical), checking the IOMMU's ranges. */
+/*
+ * Check guest RAM against the IOMMU's IOVA ranges, then start mapping all
+ * of it for DMA (IOVA = guest physical) in a thread of its own, so the
+ * guest boots meanwhile; vfio_dma_wait() is the gate. A failure to map
+ * ends the VM with MICROVM_EXIT_ERROR. 0 or -errno (logged).
+ */
 __attribute__((warn_unused_result)) int vfio_map_guest_ram(struct vm *vm);
+
+/*
+ * Wait until guest RAM is mapped for DMA (a device may not master the bus
+ * before). Returns the mapping's result: 0 or -errno.
+ */
+int vfio_dma_wait(struct vfio_vm *vv);
 
 /* The "vfio" member of the timings JSON ("" without devices); length or -ENOSPC. */
 int vfio_timings_json(const struct vm *vm, char *buf, size_t len);

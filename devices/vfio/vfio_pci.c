@@ -191,6 +191,15 @@ static void vfio_config_written(struct pci_function *f, unsigned int off,
 	unsigned int npass = 0;
 	int r = 0;
 
+	/*
+	 * Bus mastering waits until guest RAM is mapped for DMA (it is
+	 * mapped while the guest boots); if that failed, the device never
+	 * masters the bus.
+	 */
+	if (touches(off, len, PCI_COMMAND, 1) &&
+	    (f->cfg.cfg[PCI_COMMAND] & PCI_COMMAND_MASTER) &&
+	    vfio_dma_wait(d->vm->vfio) < 0)
+		f->cfg.cfg[PCI_COMMAND] &= (uint8_t)~PCI_COMMAND_MASTER;
 	for (unsigned int i = 0; i < len; i++)
 		npass += vfio_shadow_passthru(&d->sh, off + i);
 	if (npass == len) {
@@ -786,7 +795,8 @@ static int intx_setup(struct vfio_dev *d, unsigned int gsi)
 int vfio_dev_realize(struct vfio_dev *d, unsigned int intx_gsi)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), t0 = vm_now_ns();
-	uint16_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	/* Decoding on; bus mastering is the guest driver's to enable. */
+	uint16_t cmd = PCI_COMMAND_MEMORY;
 	int r;
 
 	d->fn.cfg = d->sh.cfg;

@@ -97,7 +97,7 @@ static void two_regions(struct guest_mem *mem)
 		{.gpa = 1 << 20, .size = 128 << 10},
 	};
 
-	cr_assert(guest_mem_create(mem, layout, 2, false) == 0);
+	cr_assert(guest_mem_create(mem, layout, 2, GUEST_MEM_MEMFD) == 0);
 }
 
 static void check_loaded(const struct guest_mem *mem, uint64_t gpa,
