@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """bench.py: the benchmark driver: runs microvm and QEMU through bench-launch and writes raw JSON (measure), then the report (report).
 
-  bench.py measure --section rig|host --out RAW.json [--iterations N] [--tiny-runs N]
+  bench.py measure --section rig|host|vfio --out RAW.json [--iterations N] [--tiny-runs N]
                    [--memory-runs N] [--rate-runs N] [--qemu-machine auto|microvm|q35]
   bench.py report RAW.json... --out DIR      results.json, results.md, chart.png in DIR
 
-`measure` runs where it is started: on this machine (section "host") or inside the x86
-rig (section "rig", see bench/run.sh). Every number comes from bench-launch
+`measure` runs where it is started: on this machine (section "host"), inside the x86
+rig (section "rig", see bench/run.sh), or inside the VFIO rig (section "vfio": the rig host
+has an IOMMU and QEMU's nvme endpoint, which both VMMs pass through to the same Linux
+guest; $VFIO_NVME names it, tests/boot/vfio/bind.sh binds it). Every number comes from bench-launch
 (bench/launch.c), which measures both VMMs the same way: launch is CLOCK_MONOTONIC in
 the child right before execve(); first KVM_RUN, first guest entry, the init marker and
 exits come from tracefs (trace_clock mono); CPU and memory from /proc/PID/{stat,smaps}
@@ -76,7 +78,7 @@ def machine_info(section):
     return {
         "section": section,
         "where": ("inside the x86 rig: QEMU TCG emulating an x86 host (-cpu max), "
-                  "its Debian kernel with kvm_amd (nested SVM)") if section == "rig"
+                  "its Debian kernel with kvm_amd (nested SVM)") if section in ("rig", "vfio")
                  else "this machine, natively",
         "cpu_model": cpu_model,
         "cpus_online": os.cpu_count(),
@@ -165,9 +167,13 @@ def stage(section, kernel, initrd):
     return d
 
 
+# Extra arguments per VMM in the vfio section: the same host device behind a root port.
+VFIO_ARGS = {"microvm": [], "qemu": []}
+
+
 def microvm_cmd(kernel, initrd=None, cmdline=None, timings=None):
     cmd = [FILES.get("microvm", path(BUILD, "microvm")), "run", "--kernel", kernel, "--cpus", str(CPUS),
-           "--memory", f"{RAM_MIB}M", "--console", "stdio"]
+           "--memory", f"{RAM_MIB}M", "--console", "stdio"] + VFIO_ARGS["microvm"]
     if initrd:
         cmd += ["--initrd", initrd]
     if cmdline:
@@ -179,7 +185,7 @@ def microvm_cmd(kernel, initrd=None, cmdline=None, timings=None):
 
 def qemu_cmd(machine, kernel, initrd=None, cmdline=None):
     cmd = [QEMU, "-accel", "kvm", "-M", machine, "-cpu", "host", "-smp", str(CPUS),
-           "-m", f"{RAM_MIB}M", "-nographic", "-no-reboot", "-kernel", kernel]
+           "-m", f"{RAM_MIB}M", "-nographic", "-no-reboot", "-kernel", kernel] + VFIO_ARGS["qemu"]
     if initrd:
         cmd += ["-initrd", initrd]
     if cmdline:
@@ -276,6 +282,8 @@ class Bench:
             "teardown_ms": t.get("teardown_ms"),
             "phases_ms": t.get("phases_ms"),
             "exits_by_device": t.get("exits_by_device"),
+            "dma_map_ms": (t.get("vfio") or {}).get("dma_map_ms"),
+            "dma_gbps": (t.get("vfio") or {}).get("dma_gbps"),
         }
         # Same events, two clocks: the VMM counts from microvm_create(), the trace
         # from launch; the offset is the first KVM_RUN's.
@@ -339,6 +347,54 @@ def kvm_is_pvm():
     return os.path.exists("/sys/module/kvm_pvm")
 
 
+def measure_vfio(a, b, out):
+    """Linux with the rig's nvme endpoint passed through, microvm and QEMU alternating."""
+    global RAM_MIB
+    RAM_MIB = a.vfio_memory_mib
+    bdf = os.environ.get("VFIO_NVME")
+    if not bdf:
+        raise SystemExit("bench: VFIO_NVME is not set: the vfio section runs inside the "
+                         "VFIO rig after tests/boot/vfio/bind.sh (bench/run.sh does both)")
+    VFIO_ARGS["microvm"] = ["--vfio", bdf]
+    VFIO_ARGS["qemu"] = ["-device", "pcie-root-port,id=mvrp0,chassis=1",
+                         "-device", f"vfio-pci,host={bdf},bus=mvrp0"]
+    kernel = src_kernel = path("build", "guest", "vmlinux" if a.kernel == "pvh" else "vmlinuz")
+    initrd = src_initrd = path("build", "guest", "initramfs.cpio.gz")
+    staged = stage("rig", kernel, initrd)
+    kernel, initrd = FILES["kernel"], FILES["initrd"]
+    tracing = Tracing(b.launch, kvm_exit=True)
+    if tracing.error:
+        log(f"no tracing: {tracing.error}; trace-based metrics will be missing")
+    out["tracing"] = {"error": tracing.error, **tracing.caps}
+    out["qemu"] = {"available": shutil.which(QEMU) is not None, "machine": "q35",
+                   "reason": None if shutil.which(QEMU) else f"{QEMU} is not installed",
+                   "calibration": []}
+    vmms = ["microvm"] + (["qemu"] if out["qemu"]["available"] else [])
+    out["config"] = {
+        "cpus": CPUS, "ram_mib": RAM_MIB, "iterations": a.vfio_iterations,
+        "host_device": bdf, "linux_kernel": os.path.relpath(src_kernel, REPO),
+        "linux_initrd": os.path.relpath(src_initrd, REPO), "linux_cmdline": LINUX_CMDLINE,
+        "staged": staged and f"the microvm binary and the guest files are copied to the "
+                             f"rig's tmpfs ({staged}) and run from there",
+        "microvm_cmd": " ".join(["microvm"] + microvm_cmd("KERNEL", "INITRD", "CMDLINE")[1:]),
+        "qemu_cmd": " ".join(qemu_cmd("q35", "KERNEL", "INITRD", "CMDLINE")),
+    }
+    try:
+        runs = []
+        for i in range(a.vfio_iterations):
+            for v in (vmms if i % 2 == 0 else vmms[::-1]):
+                log(f"vfio linux {i + 1}/{a.vfio_iterations}: {v}")
+                runs.append(b.linux_run(v, tracing, "q35", kernel, initrd, tag="-vfio"))
+        for r in runs:
+            t = r.get("vmm_timings") or {}
+            r["dma_map_ms"] = t.get("dma_map_ms")
+        out["linux"] = {"runs": runs}
+    finally:
+        tracing.close()
+        if staged:
+            shutil.rmtree(staged, ignore_errors=True)
+
+
 def measure(a):
     b = Bench(a)
     out = {"format": 1, "machine": machine_info(a.section)}
@@ -347,6 +403,9 @@ def measure(a):
             raise SystemExit(f"bench: {BUILD}/{f} missing: run make bench")
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         raise SystemExit("bench: no usable /dev/kvm here")
+    if a.section == "vfio":
+        measure_vfio(a, b, out)
+        return write_raw(a, b, out)
 
     # QEMU is the peer wherever it can run.
     qemu = {"available": True, "reason": None, "machine": None, "calibration": []}
@@ -457,6 +516,10 @@ def measure(a):
         tracing.close()
         if staged:
             shutil.rmtree(staged, ignore_errors=True)
+    return write_raw(a, b, out)
+
+
+def write_raw(a, b, out):
     out["failures"] = b.failures
     tmp = a.out + ".tmp"
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
@@ -482,6 +545,16 @@ LINUX_METRICS = [
     ("overhead_pss_kib", "memory overhead (PSS outside guest RAM)", "MiB", 1 / 1024),
     ("teardown_ms", "teardown (`reboot: Power down` → reaped)", "ms", 1),
     ("launch_to_exit_ms", "launch → exit", "ms", 1),
+]
+VFIO_METRICS = [
+    ("first_kvm_run_ms", "launch → first KVM_RUN", "ms", 1),
+    ("guest_entry_ms", "launch → first guest instruction (kvm_entry)", "ms", 1),
+    ("init_marker_ms", "launch → init marker (port 0x80 = 123)", "ms", 1),
+    ("dma_map_ms", "guest RAM pinned and mapped for DMA (microvm's own)", "ms", 1),
+    ("vmm_cpu_ms", "VMM CPU to init (utime+stime−guest)", "ms", 1),
+    ("userspace_exits_to_marker", "exits to userspace until init", "", 1),
+    ("overhead_rss_kib", "memory overhead (RSS outside guest RAM)", "MiB", 1 / 1024),
+    ("teardown_ms", "teardown (`reboot: Power down` → reaped)", "ms", 1),
 ]
 TINY_METRICS = [
     ("first_kvm_run_ms", "launch → first KVM_RUN", "ms", 1),
@@ -535,8 +608,14 @@ def aggregate(runs, metrics, vmms):
     return table
 
 
-def target_verdict(row):
-    t = TARGETS.get(row["metric"])
+# Issue 10's target, for the vfio section.
+VFIO_TARGETS = {
+    "guest_entry_ms": ("ratio", 0.5, "≤ 1/2 of QEMU"),
+}
+
+
+def target_verdict(row, targets=None):
+    t = (targets or TARGETS).get(row["metric"])
     if not t:
         return None
     kind, bound, text = t
@@ -565,7 +644,7 @@ def fmt(x, unit):
     return f"{x:.2f}"
 
 
-def md_table(rows, vmms, with_targets):
+def md_table(rows, vmms, with_targets, targets=None):
     head = ["metric"] + [f"{v} median [min–max] (IQR)" for v in vmms]
     if "qemu" in vmms:
         head.append("microvm/QEMU")
@@ -585,7 +664,7 @@ def md_table(rows, vmms, with_targets):
         if "qemu" in vmms:
             cells.append("–" if row["ratio"] is None else f"{row['ratio']:.3f}")
         if with_targets:
-            t = target_verdict(row)
+            t = target_verdict(row, targets)
             if t:
                 cells += [t["target"], {True: "yes", False: "**no**", None: "–"}[t["met"]]]
             else:
@@ -711,8 +790,31 @@ def report(a):
         entry = {"section": sec, "machine": s["machine"], "config": s["config"],
                  "qemu": {k: v for k, v in s["qemu"].items() if k != "calibration"},
                  "tracing": s["tracing"], "failures": s["failures"]}
-        md += [f"## {sec}: {'inside the x86 rig' if sec == 'rig' else 'this machine'}", "",
-               machine_md(s["machine"]), ""]
+        where = {"rig": "inside the x86 rig", "vfio": "VFIO passthrough, inside the x86 rig "
+                 "with an IOMMU"}.get(sec, "this machine")
+        md += [f"## {sec}: {where}", "", machine_md(s["machine"]), ""]
+        if sec == "vfio":
+            c = s["config"]
+            runs = s["linux"]["runs"]
+            rows = aggregate(runs, VFIO_METRICS, vmms)
+            entry["linux"] = {"host_device": c["host_device"], "iterations": c["iterations"],
+                              "metrics": rows, "runs": runs,
+                              "targets": {r["metric"]: target_verdict(r, VFIO_TARGETS)
+                                          for r in rows if r["metric"] in VFIO_TARGETS}}
+            md += [f"- guest: {c['cpus']} vCPU, {c['ram_mib']} MiB, with the rig's NVMe "
+                   f"controller (QEMU's `nvme`, host {c['host_device']}) passed through",
+                   f"- microvm: `{c['microvm_cmd']}`", f"- QEMU: `{c['qemu_cmd']}`", "",
+                   f"### Linux to /init with a passed-through device ({c['iterations']} runs "
+                   "each, alternating)", "",
+                   f"Kernel `{c['linux_kernel']}`, command line `{c['linux_cmdline']}`; times "
+                   "in ms since launch. Both VMMs pin and map all guest RAM for the device "
+                   "before the first guest instruction; only microvm reports that time itself.",
+                   "", md_table(rows, vmms, "qemu" in vmms, VFIO_TARGETS), ""]
+            chart_rows.append((f"{sec} Linux", [r for r in rows if r["metric"] != "dma_map_ms"]))
+            if s["failures"]:
+                md += ["Problems in this run:", ""] + [f"- {x}" for x in s["failures"]] + [""]
+            result["sections"].append(entry)
+            continue
         c = s["config"]
         md.append(f"- guest: {c['cpus']} vCPU, {c['ram_mib']} MiB")
         if s["qemu"]["available"]:
@@ -812,7 +914,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("measure")
-    m.add_argument("--section", choices=("rig", "host"), required=True)
+    m.add_argument("--section", choices=("rig", "host", "vfio"), required=True)
+    m.add_argument("--vfio-iterations", type=int, default=5)
+    m.add_argument("--vfio-memory-mib", type=int, default=1024)
     m.add_argument("--out", required=True)
     m.add_argument("--iterations", type=int, default=10)
     m.add_argument("--tiny-runs", type=int, default=10)

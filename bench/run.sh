@@ -6,8 +6,11 @@
 #      tiny-guest runs per VMM; BENCH_MEMORY_RUNS (3); BENCH_RATE_RUNS (20) VMs per VMM in
 #      the start/stop rate; BENCH_QEMU_MACHINE (auto: the faster of -M microvm and -M q35
 #      that reaches /init; or microvm, q35); BENCH_RIG_TIMEOUT (2400 s) bounds the rig run;
-#      BENCH_SECTIONS ("host rig") which parts to measure; BENCH_KERNEL (bzimage: the
-#      guest's build/guest/vmlinuz; pvh: the ELF build/guest/vmlinux).
+#      BENCH_SECTIONS ("host rig vfio") which parts to measure (host is left out, with a
+#      note, where this machine has no /dev/kvm); BENCH_VFIO_ITERATIONS (5) boots per VMM
+#      with QEMU's nvme endpoint passed through, inside a rig with an IOMMU
+#      (tests/boot/vfio/rig.sh); BENCH_KERNEL (bzimage: the guest's build/guest/vmlinuz;
+#      pvh: the ELF build/guest/vmlinux).
 # Raw per-run data and each run's console log stay under $BUILD/bench/.
 # Exit status: 0, or 1 when a run went wrong (the report is written anyway and lists it).
 set -euo pipefail
@@ -16,7 +19,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export BUILD="${BUILD:-build}"
 out="${BENCH_OUT:-bench/results}"
 raw="$BUILD/bench/raw"
-sections="${BENCH_SECTIONS:-host rig}"
+sections="${BENCH_SECTIONS:-host rig vfio}"
+if [[ " $sections " == *" host "* && ! -e /dev/kvm ]]; then
+	echo "bench: this machine has no /dev/kvm: no host section (the rig sections have one)" >&2
+	sections="${sections//host/}"
+fi
 args=(--iterations "${BENCH_ITERATIONS:-10}" --tiny-runs "${BENCH_TINY_RUNS:-10}"
 	--memory-runs "${BENCH_MEMORY_RUNS:-3}" --rate-runs "${BENCH_RATE_RUNS:-20}"
 	--qemu-machine "${BENCH_QEMU_MACHINE:-auto}" --kernel "${BENCH_KERNEL:-bzimage}")
@@ -24,7 +31,7 @@ args=(--iterations "${BENCH_ITERATIONS:-10}" --tiny-runs "${BENCH_TINY_RUNS:-10}
 # The bench binaries (make bench has built them; a direct call builds them here).
 make --no-print-directory -s BUILD="$BUILD" "$BUILD/microvm" "$BUILD/bench/launch" \
 	"$BUILD/bench/guest-stop.elf" "$BUILD/bench/guest-halt.elf"
-if [[ " $sections " == *" rig "* ]]; then
+if [[ " $sections " == *" rig "* || " $sections " == *" vfio "* ]]; then
 	scripts/guest-assets.sh
 fi
 
@@ -43,6 +50,15 @@ if [[ " $sections " == *" rig "* ]]; then
 	tests/rig/x86-rig.sh --timeout "${BENCH_RIG_TIMEOUT:-2400}" -- \
 		python3 bench/bench.py measure --section rig --out "$raw/rig.json" "${args[@]}" || status=1
 	[[ -f "$raw/rig.json" ]] && files+=("$raw/rig.json")
+fi
+if [[ " $sections " == *" vfio "* ]]; then
+	echo "bench: VFIO passthrough inside the x86 rig with an IOMMU and an nvme endpoint" >&2
+	# shellcheck disable=SC2016 # expanded inside the rig
+	(. tests/boot/vfio/rig.sh && tests/rig/x86-rig.sh --timeout "${BENCH_RIG_TIMEOUT:-2400}" -- \
+		bash -c 'eval "$(tests/boot/vfio/bind.sh)" && exec python3 bench/bench.py measure "$@"' _ \
+		--section vfio --out "$raw/vfio.json" --vfio-iterations "${BENCH_VFIO_ITERATIONS:-5}" \
+		"${args[@]}") || status=1
+	[[ -f "$raw/vfio.json" ]] && files+=("$raw/vfio.json")
 fi
 if ((${#files[@]} == 0)); then
 	echo "bench: no measurements" >&2

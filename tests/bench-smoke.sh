@@ -35,7 +35,7 @@ rm -rf "$out"
 t0=$SECONDS
 # q35 for QEMU's Linux boots (no calibration runs); the tiny guest uses -M microvm.
 BENCH_OUT="$out" BENCH_ITERATIONS=2 BENCH_TINY_RUNS=2 BENCH_MEMORY_RUNS=1 BENCH_RATE_RUNS=3 \
-	BENCH_QEMU_MACHINE=q35 BENCH_RIG_TIMEOUT=600 bench/run.sh
+	BENCH_VFIO_ITERATIONS=1 BENCH_QEMU_MACHINE=q35 BENCH_RIG_TIMEOUT=600 bench/run.sh
 status=$?
 echo "# timing: bench smoke: $((SECONDS - t0)) s (bench/run.sh status $status)"
 
@@ -52,14 +52,23 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 secs = {s["section"]: s for s in r["sections"]}
 bad = []
-if "rig" not in secs:
-    bad.append("no rig section")
+for want in ("rig", "vfio"):
+    if want not in secs:
+        bad.append(f"no {want} section")
 for name, s in secs.items():
     vmms = ["microvm"] + (["qemu"] if s["qemu"]["available"] else [])
-    if name == "rig" and vmms != ["microvm", "qemu"]:
-        bad.append(f"rig: QEMU missing ({s['qemu'].get('reason')})")
+    if name in ("rig", "vfio") and vmms != ["microvm", "qemu"]:
+        bad.append(f"{name}: QEMU missing ({s['qemu'].get('reason')})")
     if s["failures"]:
         bad.append(f"{name}: run problems: {s['failures'][:3]}")
+    if name == "vfio":
+        for row in s["linux"]["metrics"]:
+            for v in vmms:
+                if row.get(v) is None and not (row["metric"] == "dma_map_ms" and v == "qemu"):
+                    bad.append(f"vfio: {row['metric']} missing for {v}")
+        if s["linux"]["targets"].get("guest_entry_ms", {}).get("met") is None:
+            bad.append("vfio: no verdict for target guest_entry_ms")
+        continue
     tables = [("tiny", s["tiny"]["metrics"]), ("tiny memory", s["tiny"]["memory_metrics"])]
     if "linux" in s:
         tables.append(("linux", s["linux"]["metrics"]))
