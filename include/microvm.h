@@ -154,6 +154,12 @@ enum microvm_exit_reason {
 	MICROVM_EXIT_TRIPLE_FAULT = 4, /* vCPU shutdown (triple fault) */
 	MICROVM_EXIT_STOPPED = 5, /* microvm_stop() or console escape */
 	MICROVM_EXIT_ERROR = 6, /* VMM or KVM error; see message */
+	/*
+	 * Every vCPU halted with interrupts disabled (Linux's halt -f): nothing
+	 * can wake the guest again. Noticed within about a second where the
+	 * host's KVM has binary statistics (Linux 5.16+); see docs/lifecycle.md.
+	 */
+	MICROVM_EXIT_HALTED = 7,
 };
 
 struct microvm_exit {

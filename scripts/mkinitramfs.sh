@@ -57,12 +57,13 @@ mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,etc,mnt,l
 chmod 1777 "$stage/tmp"
 cp "$busybox" "$stage/bin/busybox"
 # One symlink per applet, at the path busybox itself lists (bin/sh, usr/bin/awk, ...).
-while read -r applet; do
+# (A pipe, not <(...): the rig's minimal /dev has no /dev/fd.)
+"$busybox" --list-full | while read -r applet; do
 	[[ -n "$applet" && "$applet" != bin/busybox ]] || continue
 	[[ -e "$stage/$applet" || -L "$stage/$applet" ]] && continue
 	mkdir -p "$stage/$(dirname "$applet")"
 	ln -s /bin/busybox "$stage/$applet"
-done < <("$busybox" --list-full)
+done
 [[ -L "$stage/bin/sh" ]] || die "busybox has no sh applet"
 
 install -m 0755 "$init" "$stage/init"

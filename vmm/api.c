@@ -247,6 +247,8 @@ const char *microvm_exit_reason_name(enum microvm_exit_reason reason)
 		return "stopped";
 	case MICROVM_EXIT_ERROR:
 		return "error";
+	case MICROVM_EXIT_HALTED:
+		return "halted";
 	}
 	return "unknown";
 }

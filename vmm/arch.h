@@ -63,6 +63,14 @@ int arch_vcpu_init(struct vcpu *vcpu);
 int arch_vcpu_exit(struct vcpu *vcpu);
 
 /*
+ * On the vCPU's thread: 1 if it is halted (KVM_MP_STATE_HALTED or the
+ * arch's equivalent) with interrupts masked, so that only another vCPU
+ * could wake it (x86: HLT with RFLAGS.IF clear, or an AP still
+ * waiting for INIT/SIPI); 0 if not; -errno.
+ */
+int arch_vcpu_halted_irqs_off(struct vcpu *vcpu);
+
+/*
  * Describe a KVM internal error for the user: exit reason, instruction
  * pointer and the bytes there. Writes a NUL-terminated string.
  */

@@ -27,6 +27,7 @@ enum {
 	EXIT_PANIC = 4,
 	EXIT_TRIPLE_FAULT = 5,
 	EXIT_STOPPED = 6,
+	EXIT_HALTED = 7,
 };
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A */
@@ -159,9 +160,10 @@ static const char usage_run[] =
 	"  1  VMM or KVM error             5  triple fault (vCPU shutdown)\n"
 	"  2  bad usage                    6  stopped from the console (Ctrl-A "
 	"x)\n"
-	"  3  the guest rebooted           128+N  stopped by signal N (SIGINT: "
-	"130,\n"
-	"                                         SIGTERM: 143)\n";
+	"  3  the guest rebooted (any way) 7  every vCPU halted with "
+	"interrupts off\n"
+	"                                     (halt -f)\n"
+	"  128+N  stopped by signal N (SIGINT: 130, SIGTERM: 143)\n";
 
 static const char usage_top[] =
 	"Usage: microvm COMMAND [OPTIONS]\n"
@@ -752,6 +754,8 @@ static int exit_status(const struct cli *c, const struct microvm_exit *e)
 		return EXIT_TRIPLE_FAULT;
 	case MICROVM_EXIT_STOPPED:
 		return c->stop_signal ? 128 + c->stop_signal : EXIT_STOPPED;
+	case MICROVM_EXIT_HALTED:
+		return EXIT_HALTED;
 	case MICROVM_EXIT_NONE:
 	case MICROVM_EXIT_ERROR:
 		break;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vmm/arch.h"
+#include "vmm/haltwatch.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
 
@@ -22,6 +23,7 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
 	memset(vcpu, 0, sizeof(*vcpu));
 	vcpu->vm = vm;
 	vcpu->id = id;
+	vcpu->hw.stats_fd = -1;
 	snprintf(vcpu->name, sizeof(vcpu->name), "vcpu%u", id);
 	r = kvm_ioctl(&vm->log, vcpu->name, vm->vm_fd, KVM_CREATE_VCPU, id);
 	if (r < 0) {
@@ -41,6 +43,7 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
 	r = arch_vcpu_init(vcpu);
 	if (r < 0)
 		goto err_unmap;
+	halt_watch_vcpu_init(vcpu);
 	return 0;
 
 err_unmap:
@@ -54,6 +57,7 @@ err_close:
 
 void vcpu_destroy(struct vcpu *vcpu)
 {
+	halt_watch_vcpu_destroy(vcpu);
 	if (vcpu->run)
 		munmap(vcpu->run, (size_t)vcpu->vm->vcpu_mmap_size);
 	if (vcpu->fd >= 0)
@@ -232,6 +236,7 @@ static void *vcpu_thread(void *arg)
 			if (e == EINTR || e == EAGAIN) {
 				/* Consume a pending kick, if any. */
 				(void)sigtimedwait(&kick, NULL, &zero);
+				halt_watch_vcpu_probe(vcpu);
 				continue;
 			}
 			vm_request_exit(vm, MICROVM_EXIT_ERROR, (int)vcpu->id,

@@ -20,6 +20,7 @@
 #include "vmm/arch.h"
 #include "vmm/console.h"
 #include "vmm/evloop.h"
+#include "vmm/haltwatch.h"
 #include "vmm/kvm.h"
 #include "vmm/parse.h"
 #include "vmm/vcpu.h"
@@ -731,6 +732,8 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 		vm_phase(vm, VM_PH_KERNEL);
 		r = vm_create_vcpus(vm);
 	}
+	if (!r)
+		r = halt_watch_start(vm);
 	if (!r) {
 		vm_phase(vm, VM_PH_VCPUS);
 		r = console_start(vm);
@@ -757,6 +760,7 @@ static struct vm *vm_alloc(const struct microvm_config *cfg)
 	pthread_rwlock_init(&vm->mmio_lock, NULL);
 	vm->exit_info.vcpu = -1;
 	vm->exit_efd = -1;
+	vm->hw_timer_fd = -1;
 	return vm;
 }
 
@@ -909,6 +913,7 @@ void vm_destroy(struct vm *vm)
 	arch_vm_destroy(vm);
 	console_destroy(vm);
 	evloop_destroy(vm->loop);
+	halt_watch_destroy(vm);
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
 	/*

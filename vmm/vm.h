@@ -39,6 +39,13 @@ struct vcpu {
 	struct ratelimit rl_unhandled;
 	struct ratelimit rl_bad;
 	struct vcpu_stats stats;
+	struct { /* vmm/haltwatch.c */
+		int stats_fd; /* KVM_GET_STATS_FD, or -1 */
+		uint32_t off_blocking, off_wakeup; /* in stats_fd */
+		_Atomic unsigned int answered; /* the question, 0: none */
+		atomic_bool halted_irqs_off;
+		_Atomic uint64_t wakeups; /* halt_wakeup when it answered */
+	} hw;
 };
 
 /* The VM's configuration, copied out of struct microvm_config. */
@@ -132,6 +139,9 @@ struct vm {
 	struct microvm_exit exit_info;
 	int exit_efd;
 	unsigned int vcpus_running;
+	/* vmm/haltwatch.c */
+	_Atomic unsigned int hw_question;
+	int hw_timer_fd;
 };
 
 /*

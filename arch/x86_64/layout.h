@@ -17,6 +17,7 @@
 #define X86_ACPI_SIZE	    0x10000ull
 #define X86_SMBIOS_ADDR	    0xf0000ull /* Linux scans 0xf0000-0xfffff */
 #define X86_SMBIOS_SIZE	    0x1000ull
+#define X86_RESET_VECTOR    0xffff0ull /* real-mode f000:fff0, where a BIOS reset starts */
 #define X86_HIMEM_START	    0x100000ull /* kernel load address */
 
 /* 32-bit MMIO hole: PCIe windows, ECAM, IOAPIC, LAPIC. */

@@ -632,6 +632,36 @@ static int x86_write_smbios(struct vm *vm)
 	return r < 0 ? r : 0;
 }
 
+/*
+ * The BIOS reset vector. There is no BIOS, yet Linux jumps here: with a
+ * hardware-reduced FADT and no EFI, reboot_init() picks the EFI reboot
+ * method, which falls through to machine_real_restart() (ljmp f000:fff0)
+ * unless the command line says reboot=. Zeroes there would run for ever;
+ * this real-mode stub resets through 0xcf9, then the i8042, as a PC's
+ * firmware would, so a guest's default reboot and panic=N end the VM.
+ */
+static const uint8_t x86_reset_stub[] = {
+	0xb0, 0x0e, /* mov al, 0x0e (hard reset, bit 2 starts it) */
+	0xba, 0xf9, 0x0c, /* mov dx, 0xcf9 */
+	0xee, /* out dx, al */
+	0xb0, 0xfe, /* mov al, 0xfe */
+	0xe6, 0x64, /* out 0x64, al (i8042: pulse reset) */
+	0xfa, /* cli */
+	0xf4, /* hlt */
+	0xeb, 0xfd, /* jmp to the hlt */
+};
+
+static int x86_write_reset_vector(struct vm *vm)
+{
+	uint8_t *p = guest_mem_ptr(&vm->mem, X86_RESET_VECTOR,
+				   sizeof(x86_reset_stub));
+
+	if (!p)
+		return -EFAULT;
+	memcpy(p, x86_reset_stub, sizeof(x86_reset_stub));
+	return 0;
+}
+
 /* Where a loader put the initrd and the boot tables, for its boot info. */
 struct x86_boot_tables {
 	uint64_t initrd_gpa, initrd_size, rsdp;
@@ -660,6 +690,8 @@ static int x86_load_common(struct vm *vm, uint64_t kernel_end,
 		r = x86_write_gdt_and_paging(vm);
 	if (!r)
 		r = x86_write_smbios(vm);
+	if (!r)
+		r = x86_write_reset_vector(vm);
 	if (r < 0)
 		return r;
 	bt->ne820 = x86_build_e820(vm, bt->e820, ARRAY_SIZE(bt->e820));
@@ -1032,6 +1064,25 @@ static const char *internal_suberror_name(uint32_t s)
 	default:
 		return "unknown";
 	}
+}
+
+int arch_vcpu_halted_irqs_off(struct vcpu *vcpu)
+{
+	struct kvm_mp_state mp;
+	struct kvm_regs regs;
+
+	int r = __kvm_ioctl(vcpu->fd, KVM_GET_MP_STATE, (unsigned long)&mp);
+
+	if (!r)
+		r = __kvm_ioctl(vcpu->fd, KVM_GET_REGS, (unsigned long)&regs);
+	if (r < 0)
+		return r;
+	/* An AP never started, or parked for a SIPI, waits on other vCPUs. */
+	if (mp.mp_state == KVM_MP_STATE_UNINITIALIZED ||
+	    mp.mp_state == KVM_MP_STATE_INIT_RECEIVED)
+		return 1;
+	return mp.mp_state == KVM_MP_STATE_HALTED &&
+	       !(regs.rflags & (1u << 9)); /* RFLAGS.IF */
 }
 
 void arch_describe_internal_error(struct vcpu *vcpu, char *buf, size_t len)

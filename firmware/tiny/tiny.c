@@ -181,6 +181,10 @@ static void tiny_run(const struct tiny_boot *b)
 		__asm__ volatile("int3");
 	} else if (str_eq(mode, "halt")) {
 		halt_forever();
+	} else if (str_eq(mode, "idle")) {
+		/* Interrupts on, none programmed: an idle guest, never dead. */
+		for (;;)
+			__asm__ volatile("sti; hlt");
 	} else {
 		puts_uart("TINY: unknown mode\n");
 	}

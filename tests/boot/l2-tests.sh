@@ -26,6 +26,8 @@ TESTS=(boot-smp-mem pvh-vmlinux hugepages cpu-features pcie-topology shell panic
 for f in tests/boot/devices/*.sh; do
 	[[ -e "$f" ]] && . "$f"
 done
+# Every way a guest stops, with Linux's defaults (tests/boot/stops.sh).
+. tests/boot/stops.sh
 selected=()
 for t in "${TESTS[@]}"; do
 	if [[ -z "${L2_ONLY:-}" || "$t" =~ ${L2_ONLY} ]]; then

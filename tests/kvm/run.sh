@@ -60,6 +60,19 @@ expect reboot-i8042 3 'reboot: guest requested a reset \(i8042' $(tiny reboot)
 expect reboot-reset-register 3 'reset register' $(tiny reset-reg)
 expect panic-pvpanic 4 'panic: guest kernel panicked' $(tiny panic)
 expect triple-fault 5 'triple fault' $(tiny triple)
+expect halted-irqs-off 7 'halted every vCPU with interrupts disabled' $(tiny halt) --cpus 2
+# An idle guest (sti; hlt, nothing programmed to wake it) is not dead.
+"$VMM" run $(tiny idle) --cpus 2 >"$T/idle.out" 2>"$T/idle.err" </dev/null &
+pid=$!
+sleep 4
+if kill -0 "$pid" 2>/dev/null; then
+	kill -TERM "$pid"
+	wait "$pid"
+	t_ok idle-keeps-running
+else
+	wait "$pid"
+	t_fail idle-keeps-running "ended by itself (status $?) within 4 s: $(cat "$T/idle.err")"
+fi
 expect smp-4-vcpus 0 'TINY: hello' $(tiny hello) --cpus 4
 
 # A KVM internal error is reported with RIP and instruction bytes; on an
@@ -280,9 +293,9 @@ if [ "$rc" = 0 ] && [ -z "$out" ]; then t_ok console-none; else t_fail console-n
 
 # --- signals stop a running guest cleanly ---
 for sig in TERM INT; do
-	"$VMM" run $(tiny halt) >"$T/sig.out" 2>"$T/sig.err" </dev/null &
+	"$VMM" run $(tiny idle) >"$T/sig.out" 2>"$T/sig.err" </dev/null &
 	pid=$!
-	for _ in $(seq 50); do grep -q 'mode halt' "$T/sig.out" 2>/dev/null && break; sleep 0.1; done
+	for _ in $(seq 50); do grep -q 'mode idle' "$T/sig.out" 2>/dev/null && break; sleep 0.1; done
 	kill -s "$sig" "$pid"
 	for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "$pid" 2>/dev/null; then
