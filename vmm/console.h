@@ -17,6 +17,16 @@ __attribute__((warn_unused_result)) int console_start(struct vm *vm);
 void console_destroy(struct vm *vm);
 
 /*
+ * After the vCPUs and the loop stopped: write what guest output is left,
+ * giving up (and counting it dropped) once the fd took nothing for a
+ * second.
+ */
+void console_flush(struct vm *vm);
+
+/* Bytes of guest UART output dropped because nobody read them. */
+uint64_t console_dropped(const struct vm *vm);
+
+/*
  * The escape key on console input (UART and virtio-console): `escape`
  * then x stops the VM, `escape` twice sends it once (0: no escape key).
  * `*seen` carries a pending escape byte between calls. Writes at most

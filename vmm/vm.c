@@ -869,6 +869,7 @@ static void vm_join(struct vm *vm)
 		evloop_stop(vm->loop);
 		pthread_join(vm->loop_thread, NULL);
 	}
+	console_flush(vm);
 	pthread_mutex_lock(&vm->lock);
 	vm_phase(vm, VM_PH_JOINED);
 	vm->cpu_ns_stop = vm_process_cpu_ns();

@@ -181,6 +181,14 @@ static void tiny_run(const struct tiny_boot *b)
 		__asm__ volatile("int3");
 	} else if (str_eq(mode, "halt")) {
 		halt_forever();
+	} else if (str_eq(mode, "spam")) {
+		/* Console output for ever, for a reader that stops reading. */
+		for (;;)
+			puts_uart("TINY: spam spam spam spam spam spam spam\n");
+	} else if (str_eq(mode, "spin")) {
+		/* A vCPU that never exits to the VMM by itself. */
+		for (;;)
+			__asm__ volatile("cli; pause");
 	} else if (str_eq(mode, "idle")) {
 		/* Interrupts on, none programmed: an idle guest, never dead. */
 		for (;;)

@@ -315,6 +315,71 @@ static void check_console_size(const char *kernel)
 	close(pipefd[1]);
 }
 
+static _Atomic int console_dropping;
+
+static void drop_log_cb(void *opaque, enum microvm_log_level level,
+			const char *dev, const char *msg)
+{
+	(void)opaque;
+	(void)level;
+	(void)dev;
+	if (strstr(msg, "not being read"))
+		console_dropping = 1;
+}
+
+/*
+ * A console consumer that stopped reading: the guest prints for ever into
+ * a pipe nobody reads. The vCPUs must not block on it, and stop must end
+ * the VM within a bound (the last second goes to flushing).
+ */
+static void check_stop_unread_console(const char *kernel)
+{
+	struct microvm_config cfg;
+	struct microvm_exit ex = {0};
+	struct microvm *vm = NULL;
+	struct timespec a, b;
+	int pipefd[2], r;
+	long ms;
+
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		CHECK(0, "pipe: %s", strerror(errno));
+		return;
+	}
+	microvm_config_init(&cfg);
+	cfg.kernel = kernel;
+	cfg.cmdline = "tiny.mode=spam";
+	cfg.memory = 32 << 20;
+	cfg.cpus = 2;
+	cfg.console = MICROVM_CONSOLE_FDS;
+	cfg.console_in_fd = -1;
+	cfg.console_out_fd = pipefd[1];
+	cfg.log_fn = drop_log_cb;
+	cfg.log_level = MICROVM_LOG_WARN;
+	r = microvm_create(&cfg, &vm);
+	CHECK(r == 0, "unread console: create");
+	if (r == 0 && microvm_start(vm) == 0) {
+		/* Until the pipe and the console buffer are full. */
+		for (int i = 0; i < 600 && !console_dropping; i++)
+			usleep(50 * 1000);
+		CHECK(console_dropping,
+		      "unread console: output is dropped, the guest goes on");
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		microvm_stop(vm);
+		CHECK(fd_readable(microvm_exit_fd(vm), 4000),
+		      "unread console: stop ends the VM within 4 s");
+		r = microvm_wait(vm, &ex);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ms = (b.tv_sec - a.tv_sec) * 1000 +
+		     (b.tv_nsec - a.tv_nsec) / 1000000;
+		CHECK(r == 0 && ex.reason == MICROVM_EXIT_STOPPED && ms < 4000,
+		      "unread console: stopped in %ld ms (%s)", ms,
+		      microvm_exit_reason_name(ex.reason));
+	}
+	microvm_destroy(vm);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
 static void check_plan(void)
 {
 	static const char *const gpu[] = {"bar0=16M:32", "bar0=16M:32"};
@@ -424,6 +489,7 @@ int main(int argc, char **argv)
 	}
 	check_devices(argv[1]);
 	check_console_size(argv[1]);
+	check_stop_unread_console(argv[1]);
 	check_plan();
 	check_vfio(argv[1]);
 	/* Our own CHECK lines went to the capture too: count only others. */

@@ -309,6 +309,64 @@ for sig in TERM INT; do
 	fi
 done
 
+# --- stop completes in every state, within a bound ---
+# stop_within NAME SECS [microvm run args...]: start it with stdout already
+# redirected by the caller (fd 1 here goes to $T/NAME.out unless STOP_OUT
+# names another file), SIGTERM it after 2 s (or once stderr matches the ERE
+# STOP_READY), want status 143 within SECS.
+stop_within() {
+	local name=$1 bound=$2 t0 t1 rc
+	shift 2
+	"$VMM" run "$@" >"${STOP_OUT:-$T/$name.out}" 2>"$T/$name.err" </dev/null &
+	local pid=$!
+	sleep 2
+	# STOP_READY: an ERE to wait for (30 s at most) in stderr first.
+	for _ in $(seq 300); do
+		[ -z "${STOP_READY:-}" ] || grep -qE "$STOP_READY" "$T/$name.err" && break
+		sleep 0.1
+	done
+	t0=$EPOCHREALTIME
+	kill -TERM "$pid"
+	for _ in $(seq $((bound * 20))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	t1=$EPOCHREALTIME
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -9 "$pid"
+		wait "$pid"
+		t_fail "$name" "still running ${bound} s after SIGTERM: $(head -c 300 "$T/$name.err")"
+		return 1
+	fi
+	wait "$pid"
+	rc=$?
+	echo "# timing: $name: SIGTERM -> exit $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s"
+	if [ "$rc" != 143 ]; then
+		t_fail "$name" "status $rc, want 143: $(head -c 300 "$T/$name.err")"
+		return 1
+	fi
+	return 0
+}
+# A console reader that stopped reading: a FIFO held open but never read.
+mkfifo "$T/unread"
+exec 7<>"$T/unread"
+if STOP_OUT="$T/unread" STOP_READY='not being read' stop_within stop-console-unread 4 $(tiny spam) --cpus 2; then
+	if grep -q 'not being read' "$T/stop-console-unread.err" && grep -q 'bytes of guest console output were dropped' "$T/stop-console-unread.err"; then
+		t_ok stop-console-unread
+	else
+		t_fail stop-console-unread "no word of the dropped output: $(head -c 300 "$T/stop-console-unread.err")"
+	fi
+fi
+exec 7<&-
+# The same guest with a reader keeps every byte in order: nothing dropped.
+if stop_within console-spam-read 4 $(tiny spam); then
+	if grep -q 'dropped' "$T/console-spam-read.err"; then
+		t_fail console-spam-read "output dropped with a reader: $(head -c 300 "$T/console-spam-read.err")"
+	elif tr -d '\r' <"$T/console-spam-read.out" | sed '1,/TINY: mode spam/d;$d' | grep -vqx 'TINY: spam spam spam spam spam spam spam'; then
+		t_fail console-spam-read "a mangled line in $(wc -l <"$T/console-spam-read.out") lines"
+	else
+		t_ok console-spam-read
+	fi
+fi
+stop_within stop-spinning-vcpus 3 $(tiny spin) --cpus 2 && t_ok stop-spinning-vcpus
+
 # --- bad input: clear message, right status, no hang ---
 expect bad-missing-kernel 2 "kernel '/nonexistent/bzImage': No such file" --kernel /nonexistent/bzImage
 printf 'not a kernel\n' >"$T/notakernel"
