@@ -19,3 +19,16 @@ t_summary() {
 	echo "$1: $T_PASS passed, $T_FAIL failed, $T_SKIP skipped"
 	[ "$T_FAIL" -eq 0 ]
 }
+
+# rig_modprobe MODULE: load a module of the running (rig) kernel. The chroot has no
+# /lib/modules for it, but the cached Debian kernel it booted from has.
+rig_modprobe() {
+	local m=$1 d
+	[[ -e "/sys/module/$m" ]] && return 0
+	for d in build/cache/debian-kernel/*/; do
+		if [[ "$(cat "$d/kver" 2>/dev/null)" = "$(uname -r)" ]]; then
+			modprobe -d "$d" "$m" 2>&1 && return 0
+		fi
+	done
+	modprobe "$m" 2>&1
+}

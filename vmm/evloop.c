@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 struct ev_source {
@@ -36,6 +37,13 @@ struct ev_source {
 
 /* CQE user data: an ev_source pointer, or an ev_io pointer with bit 0 set. */
 #define EVLOOP_TAG_IO 1ul
+/*
+ * At teardown, how long to wait for I/O still in flight before cancelling
+ * it, and after that before abandoning it: a disk that stopped answering
+ * (a dead NFS server, a stuck device) must not make a stop hang.
+ */
+#define EVLOOP_DRAIN_MS	 2000
+#define EVLOOP_CANCEL_MS 500
 
 enum ev_io_op { EV_IO_READV, EV_IO_WRITEV, EV_IO_FDATASYNC, EV_IO_FALLOCATE };
 
@@ -53,6 +61,7 @@ struct evloop {
 	pthread_t thread;
 	unsigned int always_armed; /* epoll: armed `always` sources */
 	unsigned long io_inflight; /* io_uring: queued, not yet completed */
+	bool drain_timed_out; /* a drain is cancelling what is left */
 	struct ev_io *done_head, *done_tail; /* epoll: done, callback due */
 };
 
@@ -313,7 +322,8 @@ static void uring_complete(struct evloop *loop, struct io_uring_cqe *cqe,
 	if (!src)
 		return;
 	if (res < 0 || !dispatch_polls) {
-		if (res < 0)
+		/* Cancelled: evloop_io_drain() gave up on a request. */
+		if (res < 0 && res != -ECANCELED)
 			log_err(loop->log, "evloop", "poll on fd %d: %s",
 				src->fd, strerror(-res));
 		pthread_mutex_lock(&loop->lock);
@@ -528,8 +538,46 @@ int evloop_io_fallocate(struct evloop *loop, struct ev_io *io, int fd,
 			len, done);
 }
 
+/* Wait for one completion until `deadline_ms` (CLOCK_MONOTONIC). */
+static int uring_wait_until(struct evloop *loop, long long deadline_ms)
+{
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts;
+	struct timespec now;
+	long long left;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = deadline_ms - ((long long)now.tv_sec * 1000 +
+			      now.tv_nsec / 1000000);
+	if (left <= 0)
+		return -ETIME;
+	ts.tv_sec = left / 1000;
+	ts.tv_nsec = (left % 1000) * 1000000;
+	r = io_uring_wait_cqe_timeout(&loop->ring, &cqe, &ts);
+	if (r == 0)
+		uring_complete(loop, cqe, false);
+	return r == -EINTR ? 0 : r;
+}
+
+/* Ask the kernel to cancel every request of the ring. Caller holds lock. */
+static void uring_cancel_all_locked(struct evloop *loop)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+	io_uring_sqe_set_data(sqe, NULL);
+	(void)io_uring_submit(&loop->ring);
+}
+
 int evloop_io_drain(struct evloop *loop)
 {
+	struct timespec now;
+	long long deadline;
+	bool cancelled = false;
+
 	pthread_mutex_lock(&loop->lock);
 	if (loop->running) {
 		pthread_mutex_unlock(&loop->lock);
@@ -540,8 +588,11 @@ int evloop_io_drain(struct evloop *loop)
 		run_done(loop);
 		return 0;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* Once one drain gave up, the next (another disk's) waits less. */
+	deadline = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 +
+		   (loop->drain_timed_out ? EVLOOP_CANCEL_MS : EVLOOP_DRAIN_MS);
 	for (;;) {
-		struct io_uring_cqe *cqe;
 		unsigned long n;
 		int r;
 
@@ -549,16 +600,42 @@ int evloop_io_drain(struct evloop *loop)
 		n = loop->io_inflight;
 		if (n)
 			uring_flush_locked(loop);
+		if (n && loop->drain_timed_out && !cancelled) {
+			uring_cancel_all_locked(loop);
+			cancelled = true;
+		}
 		pthread_mutex_unlock(&loop->lock);
 		if (!n)
 			return 0;
-		r = io_uring_wait_cqe(&loop->ring, &cqe);
-		if (r == -EINTR)
+		r = uring_wait_until(loop, deadline);
+		if (r == -ETIME && !cancelled) {
+			/* Stuck below us: cancel, and wait a little more. */
+			loop->drain_timed_out = true;
+			deadline += EVLOOP_CANCEL_MS;
 			continue;
+		}
+		if (r == -ETIME) {
+			log_err(loop->log, "evloop",
+				"%lu I/O requests did not complete within "
+				"%d ms, even cancelled; abandoning them",
+				n, EVLOOP_DRAIN_MS + EVLOOP_CANCEL_MS);
+			return -ETIMEDOUT;
+		}
 		if (r < 0)
 			return r;
-		uring_complete(loop, cqe, false);
 	}
+}
+
+bool evloop_io_abandoned(struct evloop *loop)
+{
+	bool r;
+
+	if (!loop)
+		return false;
+	pthread_mutex_lock(&loop->lock);
+	r = loop->io_inflight > 0;
+	pthread_mutex_unlock(&loop->lock);
+	return r;
 }
 
 void evloop_destroy(struct evloop *loop)

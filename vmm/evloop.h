@@ -95,9 +95,18 @@ evloop_io_fallocate(struct evloop *loop, struct ev_io *io, int fd, int mode,
  * Only while evloop_run() is not running (before the loop thread starts or
  * after it returned): a device's teardown calls it so that no request
  * still points at its state. Poll sources that fire meanwhile stay
- * disarmed. 0, -EBUSY if the loop is running, or -errno.
+ * disarmed. Requests still in flight after 2 s are cancelled, and after
+ * another 0.5 s abandoned (-ETIMEDOUT; their `done` never runs). 0,
+ * -EBUSY if the loop is running, or -errno.
  */
 int evloop_io_drain(struct evloop *loop);
+
+/*
+ * Whether requests are still in flight after evloop_io_drain() gave up on
+ * them: the kernel may still write into their buffers, so guest RAM must
+ * not be unmapped (only made inaccessible) at teardown.
+ */
+bool evloop_io_abandoned(struct evloop *loop);
 
 void evloop_destroy(struct evloop *loop);
 

@@ -119,8 +119,18 @@ err_close:
 	return err;
 }
 
-void guest_mem_destroy(struct guest_mem *mem)
+void guest_mem_destroy(struct guest_mem *mem, bool io_abandoned)
 {
+	/*
+	 * The kernel may still finish abandoned I/O into guest RAM: keep its
+	 * addresses reserved (and inaccessible) so that no later mapping of
+	 * the embedder's lands there. The memory itself is freed.
+	 */
+	if (mem->base && io_abandoned &&
+	    mmap(mem->base, mem->total, PROT_NONE,
+		 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+		 0) != MAP_FAILED)
+		mem->base = NULL;
 	if (mem->base)
 		munmap(mem->base, mem->total);
 	if (mem->fd >= 0)

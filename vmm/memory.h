@@ -58,6 +58,10 @@ enum guest_mem_backing {
 __attribute__((warn_unused_result)) int
 guest_mem_create(struct guest_mem *mem, const struct mem_region *layout,
 		 unsigned int n, enum guest_mem_backing backing);
-void guest_mem_destroy(struct guest_mem *mem);
+/*
+ * Unmap guest RAM and close its fd; with `io_abandoned` (I/O the kernel may
+ * still complete into it) the address range stays reserved, PROT_NONE.
+ */
+void guest_mem_destroy(struct guest_mem *mem, bool io_abandoned);
 
 #endif

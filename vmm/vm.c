@@ -815,7 +815,36 @@ static void *loop_thread(void *arg)
 	if (r < 0)
 		vm_request_exit(vm, MICROVM_EXIT_ERROR, -1, r,
 				"event loop failed: %s", strerror(-r));
+	atomic_store(&vm->loop_returned, true);
 	return NULL;
+}
+
+/*
+ * Join the loop thread, but not for ever once it has left our code: a
+ * thread that submitted io_uring requests cannot finish exiting while the
+ * kernel's workers still wait on them (a disk that stopped answering), and
+ * nothing of ours runs on it any more. evloop_io_drain() deals with those
+ * requests.
+ */
+static void vm_join_loop(struct vm *vm)
+{
+	struct timespec ts;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	r = pthread_timedjoin_np(vm->loop_thread, NULL, &ts);
+	if (r != ETIMEDOUT)
+		return;
+	if (atomic_load(&vm->loop_returned)) {
+		log_warn(&vm->log, "vm",
+			 "the I/O thread waits for the kernel to finish "
+			 "requests in flight; not waiting for it");
+		pthread_detach(vm->loop_thread);
+		return;
+	}
+	log_warn(&vm->log, "vm", "waiting for the I/O thread to return");
+	pthread_join(vm->loop_thread, NULL);
 }
 
 int vm_start(struct vm *vm)
@@ -867,7 +896,7 @@ static void vm_join(struct vm *vm)
 	}
 	if (vm->loop_started) {
 		evloop_stop(vm->loop);
-		pthread_join(vm->loop_thread, NULL);
+		vm_join_loop(vm);
 	}
 	console_flush(vm);
 	pthread_mutex_lock(&vm->lock);
@@ -896,6 +925,8 @@ int vm_wait(struct vm *vm, struct microvm_exit *exit)
 
 void vm_destroy(struct vm *vm)
 {
+	bool io_abandoned;
+
 	if (!vm)
 		return;
 	if (vm->started) {
@@ -913,6 +944,7 @@ void vm_destroy(struct vm *vm)
 	vm_irq_destroy(vm);
 	arch_vm_destroy(vm);
 	console_destroy(vm);
+	io_abandoned = evloop_io_abandoned(vm->loop);
 	evloop_destroy(vm->loop);
 	halt_watch_destroy(vm);
 	bus_free(&vm->pio);
@@ -928,7 +960,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
-	guest_mem_destroy(&vm->mem);
+	guest_mem_destroy(&vm->mem, io_abandoned);
 	if (vm->exit_efd >= 0)
 		close(vm->exit_efd);
 	vm_config_free(&vm->cfg);

@@ -104,6 +104,7 @@ struct vm {
 	struct evloop *loop;
 	pthread_t loop_thread;
 	bool loop_started;
+	atomic_bool loop_returned; /* the loop thread left our code */
 
 	struct serial *serial;
 	struct virtio_con *vcon; /* --virtio-console, for resizes */

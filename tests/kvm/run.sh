@@ -366,6 +366,55 @@ if stop_within console-spam-read 4 $(tiny spam); then
 	fi
 fi
 stop_within stop-spinning-vcpus 3 $(tiny spin) --cpus 2 && t_ok stop-spinning-vcpus
+# A disk that stopped answering: a device-mapper delay target holds every
+# request for a minute. The guest's reads are in flight when SIGTERM comes.
+if [ "$(id -u)" != 0 ] || ! command -v dmsetup >/dev/null || ! rig_modprobe loop >/dev/null ||
+	! rig_modprobe dm_delay >/dev/null; then
+	t_skip stop-disk-stuck "needs root, dmsetup and the loop and dm_delay modules (the x86 rig has them)"
+else
+	truncate -s 4M "$T/stuck.img"
+	loopdev=$(losetup -f --show "$T/stuck.img")
+	dm=mv-stuck-$$
+	if [ -n "$loopdev" ] && dmsetup create "$dm" --noudevsync --table "0 8192 delay $loopdev 0 60000"; then
+		dev=/dev/mapper/$dm
+		[ -e "$dev" ] || dev=/dev/dm-$(dmsetup info -c --noheadings -o minor "$dm" | tr -d " ")
+		# The VMM is done within the bound; the process itself exits only once
+		# the kernel lets go of the reads in flight (as for any process), which
+		# suspending the delay target does: it flushes the held requests.
+		"$VMM" run $(tiny virtio-blk) --disk "$dev" >"$T/stuck.out" 2>"$T/stuck.err" </dev/null &
+		pid=$!
+		sleep 2
+		t0=$EPOCHREALTIME
+		kill -TERM "$pid"
+		for _ in $(seq 160); do grep -q 'did not complete' "$T/stuck.err" && break; sleep 0.05; done
+		t1=$EPOCHREALTIME
+		dmsetup suspend "$dm"
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -9 "$pid"
+			wait "$pid"
+			t_fail stop-disk-stuck "still running 10 s after its disk answered: $(tail -c 300 "$T/stuck.err")"
+		else
+			wait "$pid"
+			rc=$?
+			secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+			echo "# timing: stop-disk-stuck: SIGTERM -> requests abandoned ${secs} s"
+			if ! grep -q 'stopped: stopped by the host' "$T/stuck.err" || ! grep -q 'did not complete' "$T/stuck.err"; then
+				t_fail stop-disk-stuck "status $rc; no stop, or no word of the abandoned requests: $(tail -c 400 "$T/stuck.err")"
+			elif awk -v s="$secs" 'BEGIN { exit !(s > 6) }'; then
+				t_fail stop-disk-stuck "the VMM took ${secs} s to stop"
+			elif [ "$rc" != 143 ]; then
+				t_fail stop-disk-stuck "status $rc, want 143"
+			else
+				t_ok stop-disk-stuck
+			fi
+		fi
+		dmsetup remove --force "$dm" 2>/dev/null
+	else
+		t_fail stop-disk-stuck "could not set up the delay target on $loopdev"
+	fi
+	[ -n "$loopdev" ] && losetup -d "$loopdev"
+fi
 
 # --- bad input: clear message, right status, no hang ---
 expect bad-missing-kernel 2 "kernel '/nonexistent/bzImage': No such file" --kernel /nonexistent/bzImage

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "vmm/memory.h"
@@ -100,6 +101,36 @@ static void two_regions(struct guest_mem *mem)
 	cr_assert(guest_mem_create(mem, layout, 2, GUEST_MEM_MEMFD) == 0);
 }
 
+/*
+ * I/O the kernel may still finish into guest RAM: its range stays reserved
+ * and inaccessible after destroy, so nothing else is mapped there; without
+ * that, it is unmapped.
+ */
+Test(guest_mem, abandoned_io_keeps_range_reserved)
+{
+	struct guest_mem mem;
+	void *base, *p;
+	size_t total;
+
+	for (int abandoned = 0; abandoned < 2; abandoned++) {
+		two_regions(&mem);
+		base = mem.base;
+		total = mem.total;
+		guest_mem_destroy(&mem, abandoned);
+		cr_assert(mem.fd == -1 && !mem.base);
+		p = mmap(base, 4096, PROT_READ,
+			 MAP_FIXED_NOREPLACE | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (abandoned) {
+			cr_assert(p == MAP_FAILED && errno == EEXIST,
+				  "the range was not kept reserved");
+			cr_assert(munmap(base, total) == 0);
+		} else {
+			cr_assert(p == base, "the range was not unmapped");
+			cr_assert(munmap(p, 4096) == 0);
+		}
+	}
+}
+
 static void check_loaded(const struct guest_mem *mem, uint64_t gpa,
 			 uint64_t off, size_t len)
 {
@@ -133,7 +164,7 @@ Test(file, load_to_guest)
 	/* In the first region too (memfd offset 0). */
 	cr_assert(file_load_to_guest(&f, 0, 4096, &mem, 0) == 0);
 	check_loaded(&mem, 0, 0, 4096);
-	guest_mem_destroy(&mem);
+	guest_mem_destroy(&mem, false);
 	file_unmap(&f);
 }
 
@@ -150,7 +181,7 @@ Test(file, load_to_guest_by_copy)
 	cr_assert(file_load_to_guest(&f, 5, 19995, &mem, 4096) == 0);
 	check_loaded(&mem, 4096, 5, 19995);
 	mem.hugepages = false;
-	guest_mem_destroy(&mem);
+	guest_mem_destroy(&mem, false);
 	file_unmap(&f);
 }
 
@@ -176,6 +207,6 @@ Test(file, load_to_guest_errors)
 	mem.hugepages = true;
 	cr_assert(file_load_to_guest(&f, 0, 8192, &mem, 1 << 20) == -EIO);
 	mem.hugepages = false;
-	guest_mem_destroy(&mem);
+	guest_mem_destroy(&mem, false);
 	file_unmap(&f);
 }

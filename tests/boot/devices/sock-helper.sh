@@ -30,19 +30,6 @@ sockh_build() {
 	fi
 }
 
-# rig_modprobe MODULE: load a module of the running (rig) kernel. The chroot has no
-# /lib/modules for it, but the cached Debian kernel it booted from has.
-rig_modprobe() {
-	local m=$1 d
-	[[ -e "/sys/module/$m" ]] && return 0
-	for d in build/cache/debian-kernel/*/; do
-		if [[ "$(cat "$d/kver" 2>/dev/null)" = "$(uname -r)" ]]; then
-			modprobe -d "$d" "$m" 2>&1 && return 0
-		fi
-	done
-	modprobe "$m" 2>&1
-}
-
 # sockh_summary FILE: the helper's last result line in FILE, for failure messages.
 sockh_summary() {
 	grep -a 'SOCKH' "$1" 2>/dev/null | grep -avE 'listening|bytes echoed in|echo: [0-9]+ bytes$' | tail -n 2 | tr '\n' ' ' | cut -c1-200
