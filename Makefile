@@ -26,17 +26,42 @@ UNIT_BIN := $(BUILD)/tests/unit
 
 all: $(BUILD)/microvm $(BUILD)/libmicrovm.a $(BUILD)/libmicrovm.so firmware
 
+# Library objects hide everything but the API (include/microvm.h says default).
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) -fvisibility=hidden -MMD -MP -c $< -o $@
 
 $(BUILD)/libmicrovm.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libmicrovm.so: $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libmicrovm.so -Wl,--no-undefined \
-		$(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The ABI: SONAME libmicrovm.so.0, only microvm_* exported (vmm/libmicrovm.map).
+SOVERSION := 0
+$(BUILD)/libmicrovm.so.$(SOVERSION): $(LIB_OBJS) vmm/libmicrovm.map
+	$(CC) -shared -Wl,-soname,libmicrovm.so.$(SOVERSION) -Wl,--no-undefined \
+		-Wl,--version-script=vmm/libmicrovm.map \
+		$(LDFLAGS) -o $@ $(LIB_OBJS) $(LDLIBS)
+
+$(BUILD)/libmicrovm.so: $(BUILD)/libmicrovm.so.$(SOVERSION)
+	ln -sf libmicrovm.so.$(SOVERSION) $@
+
+# ---- install: make install PREFIX=/usr/local DESTDIR= ----
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+VERSION := $(shell sed -n 's/^\#define MICROVM_VERSION "\(.*\)"/\1/p' vmm/api.c)
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(BUILD)/microvm $(DESTDIR)$(PREFIX)/bin/microvm
+	install -m 0644 $(BUILD)/libmicrovm.a $(DESTDIR)$(LIBDIR)/libmicrovm.a
+	install -m 0755 $(BUILD)/libmicrovm.so.$(SOVERSION) \
+		$(DESTDIR)$(LIBDIR)/libmicrovm.so.$(SOVERSION)
+	ln -sf libmicrovm.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libmicrovm.so
+	install -m 0644 include/microvm.h $(DESTDIR)$(PREFIX)/include/microvm.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@VERSION@|$(VERSION)|g' vmm/microvm.pc.in \
+		>$(DESTDIR)$(LIBDIR)/pkgconfig/microvm.pc
 
 # The CLI links statically unless sanitizing (STATIC=0 to link it dynamically):
 # no dynamic loading at start, and ~0.8 MiB less resident outside guest RAM
@@ -59,7 +84,7 @@ $(BUILD)/tests/kvm/%: tests/kvm/%.c $(BUILD)/libmicrovm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmicrovm.a $(LDFLAGS) $(LDLIBS)
 
-.PHONY: FORCE all deps test test-unit test-kvm test-boot run guest rig-shell \
+.PHONY: FORCE all deps install test test-unit test-kvm test-boot run guest rig-shell \
 	clean format firmware check-format
 
 # ---- benchmark (bench/): bench-launch and the start/stop guest; `make bench` ----

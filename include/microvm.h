@@ -11,6 +11,13 @@
 extern "C" {
 #endif
 
+/*
+ * libmicrovm is built with hidden visibility and a version script: only
+ * what this header declares is exported (libmicrovm.so.0, version node
+ * MICROVM_0).
+ */
+#pragma GCC visibility push(default)
+
 #define MICROVM_MUST_CHECK __attribute__((warn_unused_result))
 
 struct microvm;
@@ -300,6 +307,8 @@ const char *microvm_exit_reason_name(enum microvm_exit_reason reason);
 
 /* Library version string. */
 const char *microvm_version(void);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -309,6 +309,20 @@ for sig in TERM INT; do
 	fi
 done
 
+# --- examples/embed.c, built against the installed tree by tests/abi.sh ---
+if [ -x "$BUILD/abi/embed" ]; then
+	LD_LIBRARY_PATH=$BUILD/abi/root/usr/lib timeout -k 5 30 "$BUILD/abi/embed" "$TINY" tiny.mode=hello \
+		>"$T/example.out" 2>"$T/example.err" </dev/null
+	rc=$?
+	if [ "$rc" = 0 ] && grep -q 'hello from the guest' "$T/example.out" && grep -q 'stopped: poweroff' "$T/example.err"; then
+		t_ok example-embed-boots
+	else
+		t_fail example-embed-boots "status $rc: $(head -c 300 "$T/example.err")"
+	fi
+else
+	t_skip example-embed-boots "$BUILD/abi/embed not built (tests/abi.sh builds it)"
+fi
+
 # --- stop completes in every state, within a bound ---
 # stop_within NAME SECS [microvm run args...]: start it with stdout already
 # redirected by the caller (fd 1 here goes to $T/NAME.out unless STOP_OUT
