@@ -24,7 +24,7 @@ static void log_line(void *opaque, enum microvm_log_level level,
 int main(int argc, char **argv)
 {
 	struct microvm_config cfg;
-	struct microvm_exit ex;
+	struct microvm_exit ex = MICROVM_EXIT_INIT;
 	struct microvm *vm;
 	int r;
 

@@ -75,7 +75,26 @@ enum microvm_console {
 	MICROVM_CONSOLE_FDS = 1, /* console_in_fd / console_out_fd */
 };
 
+/*
+ * Called once when the VM stops, with why (for a panic, what the guest
+ * reported is in the message). Runs on a libmicrovm thread with no
+ * library lock held, or, when the VM stopped before that thread could,
+ * on the thread calling microvm_wait() or microvm_destroy(). It may call
+ * microvm_poll(), microvm_exit_fd() and microvm_stop(), never
+ * microvm_wait() or microvm_destroy().
+ */
+struct microvm_exit;
+typedef void (*microvm_exit_fn)(void *opaque, const struct microvm_exit *exit);
+
 struct microvm_config {
+	/*
+	 * sizeof(struct microvm_config) as the caller was built, set by
+	 * microvm_config_init(). A library with a larger config gives the
+	 * fields an older caller does not know their defaults; a smaller one
+	 * refuses (-E2BIG) fields it does not know that are not zero.
+	 */
+	size_t size;
+
 	/* Guest */
 	const char
 		*kernel; /* bzImage or ELF vmlinux with a PVH note (required) */
@@ -147,6 +166,10 @@ struct microvm_config {
 	 * inside KVM_RUN, so no handler is installed. 0: SIGRTMIN + 7.
 	 */
 	int kick_signal;
+
+	/* NULL: none; the exit fd and microvm_wait() tell as well. */
+	microvm_exit_fn on_exit;
+	void *on_exit_opaque;
 };
 
 #define MICROVM_MAX_CPUS	254
@@ -169,12 +192,21 @@ enum microvm_exit_reason {
 	MICROVM_EXIT_HALTED = 7,
 };
 
+/*
+ * The structs the library fills start with their size: the caller sets it
+ * to sizeof(the struct) as it was built (MICROVM_EXIT_INIT and
+ * MICROVM_DEVICE_INFO_INIT do), the library fills no more than that and
+ * sets it to what it filled, so fields added later are never written into
+ * an older caller's memory. A size below the first layout is -EINVAL.
+ */
 struct microvm_exit {
+	size_t size;
 	enum microvm_exit_reason reason;
 	int vcpu; /* vCPU that caused it, -1 if none */
 	int error; /* -errno for MICROVM_EXIT_ERROR, else 0 */
 	char message[256]; /* human-readable detail */
 };
+#define MICROVM_EXIT_INIT {.size = sizeof(struct microvm_exit)}
 
 /* Fill `cfg` with defaults. */
 void microvm_config_init(struct microvm_config *cfg);
@@ -202,13 +234,17 @@ MICROVM_MUST_CHECK int microvm_start(struct microvm *vm);
 int microvm_exit_fd(const struct microvm *vm);
 
 /*
- * Block until the VM stops, then join all its threads and report why.
- * Returns 0 or -errno (e.g. -EINVAL if it was never started).
+ * Block until the VM stops, then join all its threads and report why in
+ * `exit` (may be NULL). Returns 0 or -errno (-EINVAL if it was never
+ * started or exit->size is too small).
  */
 MICROVM_MUST_CHECK int microvm_wait(struct microvm *vm,
 				    struct microvm_exit *exit);
 
-/* Non-blocking: 1 and fills `exit` if stopped, 0 if still running. */
+/*
+ * Non-blocking: 1 and fills `exit` (may be NULL) if stopped, 0 if still
+ * running, -EINVAL if exit->size is too small.
+ */
 int microvm_poll(struct microvm *vm, struct microvm_exit *exit);
 
 /*
@@ -243,17 +279,19 @@ int microvm_console_set_size(struct microvm *vm, unsigned int cols,
 
 /* Where an attached device landed in the guest. */
 struct microvm_device_info {
+	size_t size; /* see struct microvm_exit */
 	char name[32];
 	char bdf[16]; /* "0000:01:00.0" */
 	char pci_path[16]; /* "RR.F/DD": root port dev.fn / device */
 	char root_port_bdf[16]; /* "0000:00:00.0" */
 	char host_bdf[16]; /* passed-through host device, "" if none */
 };
+#define MICROVM_DEVICE_INFO_INIT {.size = sizeof(struct microvm_device_info)}
 
 /* Number of attached PCI devices (test, VFIO and virtio devices). */
 int microvm_device_count(const struct microvm *vm);
 
-/* Fill `info` for device `index`; 0 or -ENOENT. */
+/* Fill `info` for device `index`; 0, -ENOENT, or -EINVAL (bad size). */
 int microvm_device_info(const struct microvm *vm, unsigned int index,
 			struct microvm_device_info *info);
 

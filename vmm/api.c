@@ -18,9 +18,54 @@ struct microvm {
 
 #define MICROVM_VERSION "0.1.0"
 
+/* The first published layout: a caller's config is never smaller. */
+#define CONFIG_SIZE_0                                                         \
+	(offsetof(struct microvm_config, on_exit_opaque) + sizeof(void *))
+
+/*
+ * The caller's config as this library's: fields it was built without get
+ * their defaults; fields of a newer header we do not know must be zero.
+ */
+static int config_from_caller(const struct microvm_config *in,
+			      struct microvm_config *out)
+{
+	if (in->size < CONFIG_SIZE_0)
+		return -EINVAL; /* not from microvm_config_init() */
+	for (size_t i = sizeof(*out); i < in->size; i++) {
+		if (((const unsigned char *)in)[i])
+			return -E2BIG;
+	}
+	microvm_config_init(out);
+	memcpy(out, in, in->size < sizeof(*out) ? in->size : sizeof(*out));
+	out->size = sizeof(*out);
+	return 0;
+}
+
+/* The first published layouts of the structs the library fills. */
+#define EXIT_SIZE_0 (offsetof(struct microvm_exit, message) + 256)
+#define DEVICE_INFO_SIZE_0                                                    \
+	(offsetof(struct microvm_device_info, host_bdf) + 16)
+
+/*
+ * Copy `src` (this library's struct, `len` bytes, starting with its size)
+ * into the caller's `dst`, no further than the caller's size says.
+ */
+static void fill_out(void *dst, const void *src, size_t len)
+{
+	size_t have;
+
+	memcpy(&have, dst, sizeof(have));
+	if (have > len)
+		have = len;
+	memcpy((char *)dst + sizeof(have), (const char *)src + sizeof(have),
+	       have - sizeof(have));
+	memcpy(dst, &have, sizeof(have));
+}
+
 void microvm_config_init(struct microvm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->size = sizeof(*cfg);
 	cfg->cpus = 1;
 	cfg->memory = 256ull << 20;
 	cfg->console = MICROVM_CONSOLE_NONE;
@@ -33,15 +78,19 @@ void microvm_config_init(struct microvm_config *cfg)
 
 int microvm_create(const struct microvm_config *cfg, struct microvm **out)
 {
+	struct microvm_config c;
 	struct microvm *m;
 	int r;
 
 	if (!cfg || !out)
 		return -EINVAL;
+	r = config_from_caller(cfg, &c);
+	if (r < 0)
+		return r;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	r = vm_create(cfg, &m->vm);
+	r = vm_create(&c, &m->vm);
 	if (r < 0) {
 		free(m);
 		return r;
@@ -62,20 +111,31 @@ int microvm_exit_fd(const struct microvm *m)
 
 int microvm_wait(struct microvm *m, struct microvm_exit *exit)
 {
-	return m ? vm_wait(m->vm, exit) : -EINVAL;
+	struct microvm_exit e;
+	int r;
+
+	if (!m || (exit && exit->size < EXIT_SIZE_0))
+		return -EINVAL;
+	r = vm_wait(m->vm, &e);
+	if (r == 0 && exit)
+		fill_out(exit, &e, sizeof(e));
+	return r;
 }
 
 int microvm_poll(struct microvm *m, struct microvm_exit *exit)
 {
 	int done;
 
-	if (!m)
+	struct microvm_exit e;
+
+	if (!m || (exit && exit->size < EXIT_SIZE_0))
 		return -EINVAL;
 	pthread_mutex_lock(&m->vm->lock);
 	done = m->vm->exited;
-	if (done && exit)
-		*exit = m->vm->exit_info;
+	e = m->vm->exit_info;
 	pthread_mutex_unlock(&m->vm->lock);
+	if (done && exit)
+		fill_out(exit, &e, sizeof(e));
 	return done;
 }
 
@@ -131,21 +191,21 @@ int microvm_device_count(const struct microvm *m)
 int microvm_device_info(const struct microvm *m, unsigned int index,
 			struct microvm_device_info *info)
 {
+	struct microvm_device_info d = {.size = sizeof(d)};
 	const struct pci_plan *p;
 
-	if (!m || !info)
+	if (!m || !info || info->size < DEVICE_INFO_SIZE_0)
 		return -EINVAL;
 	p = m->vm->pci_plan;
 	if (!p || index >= p->ndevs)
 		return -ENOENT;
-	memset(info, 0, sizeof(*info));
-	snprintf(info->name, sizeof(info->name), "%s", p->dev[index].name);
-	pci_plan_dev_bdf(p, index, info->bdf, sizeof(info->bdf));
-	pci_plan_dev_path(p, index, info->pci_path, sizeof(info->pci_path));
-	pci_plan_port_bdf(p, p->dev[index].port, info->root_port_bdf,
-			  sizeof(info->root_port_bdf));
-	snprintf(info->host_bdf, sizeof(info->host_bdf), "%s",
-		 p->dev[index].host_bdf);
+	snprintf(d.name, sizeof(d.name), "%s", p->dev[index].name);
+	pci_plan_dev_bdf(p, index, d.bdf, sizeof(d.bdf));
+	pci_plan_dev_path(p, index, d.pci_path, sizeof(d.pci_path));
+	pci_plan_port_bdf(p, p->dev[index].port, d.root_port_bdf,
+			  sizeof(d.root_port_bdf));
+	snprintf(d.host_bdf, sizeof(d.host_bdf), "%s", p->dev[index].host_bdf);
+	fill_out(info, &d, sizeof(d));
 	return 0;
 }
 
@@ -170,12 +230,16 @@ int microvm_topology_json(const struct microvm *m, char *buf, size_t len)
 int microvm_plan(const struct microvm_config *cfg, char *text, size_t text_len,
 		 char *json, size_t json_len)
 {
+	struct microvm_config c;
 	struct vm *vm;
 	int r;
 
 	if (!cfg)
 		return -EINVAL;
-	r = vm_plan_only(cfg, &vm);
+	r = config_from_caller(cfg, &c);
+	if (r < 0)
+		return r;
+	r = vm_plan_only(&c, &vm);
 	if (r < 0)
 		return r;
 	if (text)

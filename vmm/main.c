@@ -766,7 +766,7 @@ static int exit_status(const struct cli *c, const struct microvm_exit *e)
 static int cmd_run(int argc, char **argv)
 {
 	struct cli c = {.console = "stdio", .console_file_fd = -1};
-	struct microvm_exit ex;
+	struct microvm_exit ex = MICROVM_EXIT_INIT;
 	struct sigaction sa;
 	sigset_t set;
 	int r, status;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,7 +75,33 @@ void vm_request_exit(struct vm *vm, enum microvm_exit_reason reason, int vcpu,
 			 microvm_exit_reason_name(reason),
 			 vm->exit_info.message);
 		(void)!write(vm->exit_efd, &one, sizeof(one));
+		if (vm->exit_cb_efd >= 0)
+			(void)!write(vm->exit_cb_efd, &one, sizeof(one));
 	}
+}
+
+/* cfg.on_exit, once, with no lock of ours held. */
+static void vm_deliver_exit(struct vm *vm)
+{
+	struct microvm_exit e;
+
+	if (!vm->cfg.on_exit || atomic_exchange(&vm->exit_delivered, true))
+		return;
+	pthread_mutex_lock(&vm->lock);
+	e = vm->exit_info;
+	pthread_mutex_unlock(&vm->lock);
+	vm->cfg.on_exit(vm->cfg.on_exit_opaque, &e);
+}
+
+static bool vm_exit_cb_ready(void *opaque, int fd, uint32_t revents)
+{
+	struct vm *vm = opaque;
+	uint64_t v;
+
+	(void)revents;
+	(void)!read(fd, &v, sizeof(v));
+	vm_deliver_exit(vm);
+	return false;
 }
 
 int vm_mmio_map(struct vm *vm, uint64_t addr, uint64_t len, bus_access_fn fn,
@@ -466,6 +493,8 @@ static int vm_config_copy(struct vm *vm, const struct microvm_config *in,
 	c->console_out_fd =
 		in->console == MICROVM_CONSOLE_FDS ? in->console_out_fd : -1;
 	c->console_escape = in->console_escape;
+	c->on_exit = in->on_exit;
+	c->on_exit_opaque = in->on_exit_opaque;
 	c->kick_signal = in->kick_signal ? in->kick_signal : SIGRTMIN + 7;
 	if (c->kick_signal < SIGRTMIN || c->kick_signal > SIGRTMAX) {
 		log_err(&vm->log, "vm",
@@ -738,6 +767,13 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 		vm_phase(vm, VM_PH_VCPUS);
 		r = console_start(vm);
 	}
+	if (!r && vm->cfg.on_exit) {
+		vm->exit_cb_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		r = vm->exit_cb_efd < 0 ? -errno
+					: evloop_add(vm->loop, vm->exit_cb_efd,
+						     POLLIN, vm_exit_cb_ready,
+						     vm, NULL);
+	}
 	return r;
 }
 
@@ -758,8 +794,10 @@ static struct vm *vm_alloc(const struct microvm_config *cfg)
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	pthread_rwlock_init(&vm->mmio_lock, NULL);
+	vm->exit_info.size = sizeof(vm->exit_info);
 	vm->exit_info.vcpu = -1;
 	vm->exit_efd = -1;
+	vm->exit_cb_efd = -1;
 	vm->hw_timer_fd = -1;
 	return vm;
 }
@@ -895,10 +933,17 @@ static void vm_join(struct vm *vm)
 			pthread_join(vm->vcpus[i].thread, NULL);
 	}
 	if (vm->loop_started) {
+		/* Let the I/O thread make the on_exit call (bounded). */
+		for (int ms = 0; vm->cfg.on_exit && ms < 1000 &&
+				 !atomic_load(&vm->exit_delivered);
+		     ms++)
+			usleep(1000);
 		evloop_stop(vm->loop);
 		vm_join_loop(vm);
 	}
 	console_flush(vm);
+	/* If the loop stopped before it could tell the embedder. */
+	vm_deliver_exit(vm);
 	pthread_mutex_lock(&vm->lock);
 	vm_phase(vm, VM_PH_JOINED);
 	vm->cpu_ns_stop = vm_process_cpu_ns();
@@ -963,6 +1008,8 @@ void vm_destroy(struct vm *vm)
 	guest_mem_destroy(&vm->mem, io_abandoned);
 	if (vm->exit_efd >= 0)
 		close(vm->exit_efd);
+	if (vm->exit_cb_efd >= 0)
+		close(vm->exit_cb_efd);
 	vm_config_free(&vm->cfg);
 	pthread_rwlock_destroy(&vm->mmio_lock);
 	pthread_mutex_destroy(&vm->memslot_lock);

@@ -60,6 +60,8 @@ struct vm_config {
 	int console_in_fd;
 	int console_out_fd;
 	unsigned char console_escape;
+	microvm_exit_fn on_exit;
+	void *on_exit_opaque;
 	int kick_signal;
 	/* PCIe */
 	unsigned int pcie_root_ports;
@@ -139,6 +141,8 @@ struct vm {
 	bool exited; /* exit_info is final */
 	struct microvm_exit exit_info;
 	int exit_efd;
+	int exit_cb_efd; /* tells the loop thread to call cfg.on_exit */
+	atomic_bool exit_delivered; /* cfg.on_exit was called */
 	unsigned int vcpus_running;
 	/* vmm/haltwatch.c */
 	_Atomic unsigned int hw_question;

@@ -182,9 +182,29 @@ static void tiny_run(const struct tiny_boot *b)
 	} else if (str_eq(mode, "halt")) {
 		halt_forever();
 	} else if (str_eq(mode, "spam")) {
-		/* Console output for ever, for a reader that stops reading. */
+		/* Console output for ever, a byte per exit, for a reader. */
 		for (;;)
 			puts_uart("TINY: spam spam spam spam spam spam spam\n");
+	} else if (str_eq(mode, "flood")) {
+		/*
+		 * Console output for ever, for a reader that stops reading.
+		 * rep outsb hands KVM a page at a time, so the console buffer
+		 * fills in a few hundred exits even where exits are slow.
+		 */
+		static char spam[4096];
+		static const char line[] = "TINY: spam spam spam spam spam\r\n";
+
+		for (size_t i = 0; i < sizeof(spam); i++)
+			spam[i] = line[i % (sizeof(line) - 1)];
+		for (;;) {
+			const char *p = spam;
+			size_t n = sizeof(spam);
+
+			__asm__ volatile("rep outsb"
+					 : "+S"(p), "+c"(n)
+					 : "d"(0x3f8)
+					 : "memory");
+		}
 	} else if (str_eq(mode, "spin")) {
 		/* A vCPU that never exits to the VMM by itself. */
 		for (;;)

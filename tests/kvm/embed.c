@@ -91,13 +91,37 @@ static bool fd_readable(int fd, int timeout_ms)
 	return poll(&p, 1, timeout_ms) == 1;
 }
 
+/* What the on_exit callback saw. */
+struct exit_seen {
+	struct microvm *vm; /* set before start */
+	_Atomic int calls;
+	enum microvm_exit_reason reason;
+	size_t size;
+	int poll; /* microvm_poll() from inside the callback */
+	pid_t tid;
+};
+
+static void on_exit_cb(void *opaque, const struct microvm_exit *e)
+{
+	struct exit_seen *s = opaque;
+	struct microvm_exit mine = MICROVM_EXIT_INIT;
+
+	s->reason = e->reason;
+	s->size = e->size;
+	s->tid = gettid();
+	/* No library lock is held: poll (which takes it) must not hang. */
+	s->poll = s->vm ? microvm_poll(s->vm, &mine) : -1;
+	s->calls++;
+}
+
 /* Boot `mode`; if stop, stop it from the host once it is running. */
 static void run_vm(const char *kernel, const char *mode, bool stop,
 		   enum microvm_exit_reason want)
 {
 	struct microvm_config cfg;
 	struct captured_log log = {0};
-	struct microvm_exit ex;
+	struct microvm_exit ex = MICROVM_EXIT_INIT;
+	struct exit_seen seen = {0};
 	struct microvm *vm = NULL;
 	char cmdline[64];
 	pid_t tids[4] = {0};
@@ -121,11 +145,14 @@ static void run_vm(const char *kernel, const char *mode, bool stop,
 	cfg.log_fn = log_cb;
 	cfg.log_opaque = &log;
 	cfg.log_level = MICROVM_LOG_DEBUG;
+	cfg.on_exit = on_exit_cb;
+	cfg.on_exit_opaque = &seen;
 
 	r = microvm_create(&cfg, &vm);
 	CHECK(r == 0, "%s: microvm_create (%s)", mode, r ? log.last : "");
 	if (r)
 		goto out;
+	seen.vm = vm;
 	CHECK(microvm_vcpu_tids(vm, tids, 4) == -EAGAIN,
 	      "%s: vcpu tids unavailable before start", mode);
 	CHECK(microvm_wait(vm, &ex) == -EINVAL, "%s: wait before start fails",
@@ -154,6 +181,15 @@ static void run_vm(const char *kernel, const char *mode, bool stop,
 	      microvm_exit_reason_name(ex.reason), ex.message);
 	CHECK(microvm_poll(vm, &ex) == 1 && ex.reason == want,
 	      "%s: poll agrees after wait", mode);
+	CHECK(seen.calls == 1 && seen.reason == want && seen.poll == 1 &&
+		      seen.size == sizeof(ex) && seen.tid != gettid(),
+	      "%s: on_exit called once, on a library thread, no lock held "
+	      "(%d calls, %s, poll %d)",
+	      mode, (int)seen.calls, microvm_exit_reason_name(seen.reason),
+	      seen.poll);
+	ex.size = 8;
+	CHECK(microvm_poll(vm, &ex) == -EINVAL && microvm_wait(vm, &ex) == -EINVAL,
+	      "%s: an exit struct with a bad size is -EINVAL", mode);
 out:
 	microvm_destroy(vm);
 	close(pipefd[0]);
@@ -170,7 +206,7 @@ static void run_devices_vm(const char *kernel)
 {
 	struct microvm_config cfg;
 	struct captured_log log = {0};
-	struct microvm_exit ex = {0};
+	struct microvm_exit ex = MICROVM_EXIT_INIT;
 	struct microvm *vm = NULL;
 	struct microvm_disk disk = {0};
 	struct microvm_vsock vsock = {.guest_cid = 3};
@@ -244,7 +280,7 @@ static void check_devices(const char *kernel)
 					   "bar0=32M:32"};
 	static char json[MICROVM_TOPOLOGY_MAX];
 	struct microvm_config cfg;
-	struct microvm_device_info info;
+	struct microvm_device_info info = MICROVM_DEVICE_INFO_INIT;
 	struct microvm *vm = NULL;
 	int r;
 
@@ -335,7 +371,7 @@ static void drop_log_cb(void *opaque, enum microvm_log_level level,
 static void check_stop_unread_console(const char *kernel)
 {
 	struct microvm_config cfg;
-	struct microvm_exit ex = {0};
+	struct microvm_exit ex = MICROVM_EXIT_INIT;
 	struct microvm *vm = NULL;
 	struct timespec a, b;
 	int pipefd[2], r;
@@ -347,7 +383,7 @@ static void check_stop_unread_console(const char *kernel)
 	}
 	microvm_config_init(&cfg);
 	cfg.kernel = kernel;
-	cfg.cmdline = "tiny.mode=spam";
+	cfg.cmdline = "tiny.mode=flood";
 	cfg.memory = 32 << 20;
 	cfg.cpus = 2;
 	cfg.console = MICROVM_CONSOLE_FDS;
@@ -395,6 +431,39 @@ static void check_plan(void)
 	cfg.low_mmio = 16 << 20;
 	CHECK(microvm_plan(&cfg, text, sizeof(text), NULL, 0) == -EINVAL,
 	      "plan: a too small low window is -EINVAL");
+}
+
+/*
+ * Growth of struct microvm_config: a caller built with a newer header
+ * passes a bigger struct; what this library does not know must be zero.
+ */
+static void check_config_size(void)
+{
+	static char text[MICROVM_TOPOLOGY_MAX];
+	struct {
+		struct microvm_config cfg;
+		uint64_t newer;
+	} big;
+	struct microvm_config cfg;
+	struct microvm *vm = NULL;
+
+	microvm_config_init(&cfg);
+	CHECK(cfg.size == sizeof(cfg), "config size: set by config_init");
+	cfg.size = 0;
+	CHECK(microvm_plan(&cfg, text, sizeof(text), NULL, 0) == -EINVAL &&
+		      microvm_create(&cfg, &vm) == -EINVAL && !vm,
+	      "config size: 0 (not from config_init) is -EINVAL");
+	cfg.size = sizeof(cfg) - 8;
+	CHECK(microvm_plan(&cfg, text, sizeof(text), NULL, 0) == -EINVAL,
+	      "config size: smaller than the first layout is -EINVAL");
+	memset(&big, 0, sizeof(big));
+	microvm_config_init(&big.cfg);
+	big.cfg.size = sizeof(big);
+	CHECK(microvm_plan(&big.cfg, text, sizeof(text), NULL, 0) == 0,
+	      "config size: a newer caller's zero fields are accepted");
+	big.newer = 1;
+	CHECK(microvm_plan(&big.cfg, text, sizeof(text), NULL, 0) == -E2BIG,
+	      "config size: a newer caller's unknown field set is -E2BIG");
 }
 
 /*
@@ -491,6 +560,7 @@ int main(int argc, char **argv)
 	check_console_size(argv[1]);
 	check_stop_unread_console(argv[1]);
 	check_plan();
+	check_config_size();
 	check_vfio(argv[1]);
 	/* Our own CHECK lines went to the capture too: count only others. */
 	fflush(stdout);

@@ -361,7 +361,7 @@ stop_within() {
 # A console reader that stopped reading: a FIFO held open but never read.
 mkfifo "$T/unread"
 exec 7<>"$T/unread"
-if STOP_OUT="$T/unread" STOP_READY='not being read' stop_within stop-console-unread 4 $(tiny spam) --cpus 2; then
+if STOP_OUT="$T/unread" STOP_READY='not being read' stop_within stop-console-unread 4 $(tiny flood) --cpus 2; then
 	if grep -q 'not being read' "$T/stop-console-unread.err" && grep -q 'bytes of guest console output were dropped' "$T/stop-console-unread.err"; then
 		t_ok stop-console-unread
 	else
