@@ -1,6 +1,7 @@
 /* preflight.c: the VFIO preflight: reads sysfs, /dev and /proc below given roots and says in plain words whether a host PCI device can be passed through, why not, and the commands that fix it. */
 #include "devices/vfio/preflight.h"
 
+#include "devices/textbuf.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -826,47 +827,9 @@ int vfio_pf_dev_req(const struct vfio_pf_device *d, const char *name,
 
 /* ---- output ---- */
 
-struct pf_out {
-	char *buf;
-	size_t len, pos;
-	bool full;
-};
-
-static void pf_out_init(struct pf_out *o, char *buf, size_t len)
-{
-	o->buf = buf;
-	o->len = len;
-	o->pos = 0;
-	o->full = !buf || !len;
-	if (!o->full)
-		buf[0] = '\0';
-}
-
-static void __attribute__((format(printf, 2, 3)))
-pf_printf(struct pf_out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->pos, o->len - o->pos, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->pos) {
-		o->full = true;
-		return;
-	}
-	o->pos += (size_t)n;
-}
-
-static int pf_out_finish(const struct pf_out *o)
-{
-	return o->full ? -ENOSPC : (int)o->pos;
-}
 
 /* `text` line by line, the first after `first`, the rest after `rest`. */
-static void pf_lines(struct pf_out *o, const char *first, const char *rest,
+static void pf_lines(struct textbuf *o, const char *first, const char *rest,
 		     const char *text)
 {
 	const char *p = text;
@@ -875,105 +838,105 @@ static void pf_lines(struct pf_out *o, const char *first, const char *rest,
 		const char *nl = strchr(p, '\n');
 		int n = nl ? (int)(nl - p) : (int)strlen(p);
 
-		pf_printf(o, "%s%.*s\n", p == text ? first : rest, n, p);
+		textbuf_printf(o, "%s%.*s\n", p == text ? first : rest, n, p);
 		p += n + (nl ? 1 : 0);
 	}
 }
 
-static void pf_text_one(struct pf_out *o, const struct vfio_pf_device *d)
+static void pf_text_one(struct textbuf *o, const struct vfio_pf_device *d)
 {
 	if (!d->exists) {
-		pf_printf(o, "%s  not found\n", d->bdf);
+		textbuf_printf(o, "%s  not found\n", d->bdf);
 	} else {
-		pf_printf(o, "%s  %04x:%04x class %06x  driver %s\n", d->bdf,
+		textbuf_printf(o, "%s  %04x:%04x class %06x  driver %s\n", d->bdf,
 			  d->vendor, d->device, d->class_code,
 			  d->driver[0] ? d->driver : "none");
 		if (d->group < 0) {
-			pf_printf(o, "  IOMMU group: none\n");
+			textbuf_printf(o, "  IOMMU group: none\n");
 		} else {
-			pf_printf(o, "  IOMMU group %d", d->group);
+			textbuf_printf(o, "  IOMMU group %d", d->group);
 			if (d->group_type[0])
-				pf_printf(o, " (%s)", d->group_type);
-			pf_printf(o, ":");
+				textbuf_printf(o, " (%s)", d->group_type);
+			textbuf_printf(o, ":");
 			for (unsigned int i = 0; i < d->nmembers; i++)
-				pf_printf(o, "%s %s (%s)", i ? "," : "",
+				textbuf_printf(o, "%s %s (%s)", i ? "," : "",
 					  d->members[i].bdf,
 					  d->members[i].driver[0]
 						  ? d->members[i].driver
 						  : "no driver");
 			if (!d->nmembers)
-				pf_printf(o, " no devices listed");
-			pf_printf(o, "\n  reserved regions:");
+				textbuf_printf(o, " no devices listed");
+			textbuf_printf(o, "\n  reserved regions:");
 			for (unsigned int i = 0; i < d->nregions; i++)
-				pf_printf(
+				textbuf_printf(
 					o, "%s 0x%" PRIx64 "-0x%" PRIx64 " %s",
 					i ? "," : "", d->regions[i].start,
 					d->regions[i].end, d->regions[i].type);
 			if (!d->nregions)
-				pf_printf(o, " none");
-			pf_printf(o, "\n");
+				textbuf_printf(o, " none");
+			textbuf_printf(o, "\n");
 		}
-		pf_printf(o, "  /dev/vfio/vfio %s, ",
+		textbuf_printf(o, "  /dev/vfio/vfio %s, ",
 			  d->vfio_node ? "yes" : "no");
 		if (d->group >= 0)
-			pf_printf(o, "/dev/vfio/%d %s, ", d->group,
+			textbuf_printf(o, "/dev/vfio/%d %s, ", d->group,
 				  d->group_node ? "yes" : "no");
-		pf_printf(o, "/dev/iommu %s, ", d->iommu_node ? "yes" : "no");
+		textbuf_printf(o, "/dev/iommu %s, ", d->iommu_node ? "yes" : "no");
 		if (d->cdev[0])
-			pf_printf(o, "cdev %s (/dev/vfio/devices/%s %s)\n",
+			textbuf_printf(o, "cdev %s (/dev/vfio/devices/%s %s)\n",
 				  d->cdev, d->cdev,
 				  d->cdev_node ? "yes" : "no");
 		else
-			pf_printf(o, "cdev none\n");
+			textbuf_printf(o, "cdev none\n");
 	}
 	for (unsigned int i = 0; i < d->nfindings; i++) {
 		const struct vfio_pf_finding *f = &d->findings[i];
 
-		pf_printf(o, "  %s: %s\n", f->fatal ? "error" : "warning",
+		textbuf_printf(o, "  %s: %s\n", f->fatal ? "error" : "warning",
 			  f->msg);
 		pf_lines(o, "    fix: ", "         ", f->fix);
 	}
-	pf_printf(o, "  %s\n",
+	textbuf_printf(o, "  %s\n",
 		  d->ready ? "ready for passthrough" : "not ready");
 }
 
 int vfio_pf_format_text(const struct vfio_pf_device *d, unsigned int n,
 			char *buf, size_t len)
 {
-	struct pf_out o;
+	struct textbuf o;
 
 	if (!d && n)
 		return -EINVAL;
-	pf_out_init(&o, buf, len);
+	textbuf_init(&o, buf, len);
 	for (unsigned int i = 0; i < n; i++) {
 		if (i)
-			pf_printf(&o, "\n");
+			textbuf_printf(&o, "\n");
 		pf_text_one(&o, &d[i]);
 	}
-	return pf_out_finish(&o);
+	return textbuf_finish(&o);
 }
 
 /* A JSON string; "" becomes null when `empty_null`. */
-static void pf_json_str(struct pf_out *o, const char *s, bool empty_null)
+static void pf_json_str(struct textbuf *o, const char *s, bool empty_null)
 {
 	if (empty_null && !*s) {
-		pf_printf(o, "null");
+		textbuf_printf(o, "null");
 		return;
 	}
-	pf_printf(o, "\"");
+	textbuf_printf(o, "\"");
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\')
-			pf_printf(o, "\\%c", c);
+			textbuf_printf(o, "\\%c", c);
 		else if (c == '\n')
-			pf_printf(o, "\\n");
+			textbuf_printf(o, "\\n");
 		else if (c < 0x20 || c == 0x7f)
-			pf_printf(o, "\\u%04x", c);
+			textbuf_printf(o, "\\u%04x", c);
 		else
-			pf_printf(o, "%c", c);
+			textbuf_printf(o, "%c", c);
 	}
-	pf_printf(o, "\"");
+	textbuf_printf(o, "\"");
 }
 
 static const char *pf_bool(bool b)
@@ -981,89 +944,89 @@ static const char *pf_bool(bool b)
 	return b ? "true" : "false";
 }
 
-static void pf_json_one(struct pf_out *o, const struct vfio_pf_device *d)
+static void pf_json_one(struct textbuf *o, const struct vfio_pf_device *d)
 {
-	pf_printf(o, "    {\n      \"bdf\": ");
+	textbuf_printf(o, "    {\n      \"bdf\": ");
 	pf_json_str(o, d->bdf, false);
-	pf_printf(o, ",\n      \"exists\": %s,\n", pf_bool(d->exists));
+	textbuf_printf(o, ",\n      \"exists\": %s,\n", pf_bool(d->exists));
 	if (d->exists)
-		pf_printf(
+		textbuf_printf(
 			o,
 			"      \"vendor\": \"0x%04x\", \"device\": \"0x%04x\", "
 			"\"class\": \"0x%06x\",\n",
 			d->vendor, d->device, d->class_code);
 	else
-		pf_printf(o, "      \"vendor\": null, \"device\": null, "
+		textbuf_printf(o, "      \"vendor\": null, \"device\": null, "
 			     "\"class\": null,\n");
-	pf_printf(o, "      \"driver\": ");
+	textbuf_printf(o, "      \"driver\": ");
 	pf_json_str(o, d->driver, true);
 	if (d->group >= 0)
-		pf_printf(o, ",\n      \"iommu_group\": %d", d->group);
+		textbuf_printf(o, ",\n      \"iommu_group\": %d", d->group);
 	else
-		pf_printf(o, ",\n      \"iommu_group\": null");
-	pf_printf(o, ",\n      \"group_type\": ");
+		textbuf_printf(o, ",\n      \"iommu_group\": null");
+	textbuf_printf(o, ",\n      \"group_type\": ");
 	pf_json_str(o, d->group_type, true);
-	pf_printf(o, ",\n      \"members\": [");
+	textbuf_printf(o, ",\n      \"members\": [");
 	for (unsigned int i = 0; i < d->nmembers; i++) {
 		const struct vfio_pf_member *m = &d->members[i];
 
-		pf_printf(o, "%s\n        {\"bdf\": ", i ? "," : "");
+		textbuf_printf(o, "%s\n        {\"bdf\": ", i ? "," : "");
 		pf_json_str(o, m->bdf, false);
-		pf_printf(o, ", \"driver\": ");
+		textbuf_printf(o, ", \"driver\": ");
 		pf_json_str(o, m->driver, true);
-		pf_printf(o, ", \"ok\": %s}", pf_bool(m->ok));
+		textbuf_printf(o, ", \"ok\": %s}", pf_bool(m->ok));
 	}
-	pf_printf(o, "%s],\n      \"reserved_regions\": [",
+	textbuf_printf(o, "%s],\n      \"reserved_regions\": [",
 		  d->nmembers ? "\n      " : "");
 	for (unsigned int i = 0; i < d->nregions; i++) {
 		const struct vfio_pf_region *r = &d->regions[i];
 
-		pf_printf(o,
+		textbuf_printf(o,
 			  "%s\n        {\"start\": \"0x%" PRIx64
 			  "\", \"end\": \"0x%" PRIx64 "\", \"type\": ",
 			  i ? "," : "", r->start, r->end);
 		pf_json_str(o, r->type, false);
-		pf_printf(o, "}");
+		textbuf_printf(o, "}");
 	}
-	pf_printf(o,
+	textbuf_printf(o,
 		  "%s],\n      \"dev_vfio\": %s, \"dev_group\": %s, "
 		  "\"dev_iommu\": %s,\n      \"cdev\": ",
 		  d->nregions ? "\n      " : "", pf_bool(d->vfio_node),
 		  pf_bool(d->group_node), pf_bool(d->iommu_node));
 	pf_json_str(o, d->cdev, true);
-	pf_printf(o, ", \"cdev_node\": %s,\n      \"ready\": %s,\n",
+	textbuf_printf(o, ", \"cdev_node\": %s,\n      \"ready\": %s,\n",
 		  pf_bool(d->cdev_node), pf_bool(d->ready));
-	pf_printf(o, "      \"findings\": [");
+	textbuf_printf(o, "      \"findings\": [");
 	for (unsigned int i = 0; i < d->nfindings; i++) {
 		const struct vfio_pf_finding *f = &d->findings[i];
 
-		pf_printf(o, "%s\n        {\"code\": \"%s\", \"fatal\": %s, ",
+		textbuf_printf(o, "%s\n        {\"code\": \"%s\", \"fatal\": %s, ",
 			  i ? "," : "", vfio_pf_code_name(f->code),
 			  pf_bool(f->fatal));
-		pf_printf(o, "\"message\": ");
+		textbuf_printf(o, "\"message\": ");
 		pf_json_str(o, f->msg, false);
-		pf_printf(o, ", \"fix\": ");
+		textbuf_printf(o, ", \"fix\": ");
 		pf_json_str(o, f->fix, true);
-		pf_printf(o, "}");
+		textbuf_printf(o, "}");
 	}
-	pf_printf(o, "%s]\n    }", d->nfindings ? "\n      " : "");
+	textbuf_printf(o, "%s]\n    }", d->nfindings ? "\n      " : "");
 }
 
 int vfio_pf_format_json(const struct vfio_pf_device *d, unsigned int n,
 			char *buf, size_t len)
 {
-	struct pf_out o;
+	struct textbuf o;
 
 	if (!d && n)
 		return -EINVAL;
-	pf_out_init(&o, buf, len);
-	pf_printf(&o, "{\n  \"devices\": [");
+	textbuf_init(&o, buf, len);
+	textbuf_printf(&o, "{\n  \"devices\": [");
 	for (unsigned int i = 0; i < n; i++) {
-		pf_printf(&o, "%s\n", i ? "," : "");
+		textbuf_printf(&o, "%s\n", i ? "," : "");
 		pf_json_one(&o, &d[i]);
 	}
-	pf_printf(&o, "%s]\n}\n", n ? "\n  " : "");
-	return pf_out_finish(&o);
+	textbuf_printf(&o, "%s]\n}\n", n ? "\n  " : "");
+	return textbuf_finish(&o);
 }
 
 void vfio_pf_summary(const struct vfio_pf_device *d, char *buf, size_t len)
