@@ -20,6 +20,25 @@ extern "C" {
 
 #define MICROVM_MUST_CHECK __attribute__((warn_unused_result))
 
+/*
+ * Threads. Every call may come from any thread; VMs are independent of
+ * each other. For one VM:
+ * - microvm_stop(), microvm_poll(), microvm_exit_fd(), microvm_wait(),
+ *   microvm_console_set_size() and the read-only queries (device count
+ *   and info, topology and timings JSON, vCPU tids once started) may run
+ *   concurrently with each other and with the VM running; several threads
+ *   may wait at once.
+ * - microvm_start() once, after microvm_create() returned.
+ * - microvm_destroy() once, when no other call on that VM is in progress
+ *   or will be made; it stops and joins a running VM itself.
+ * - cfg.log_fn runs on library threads, on several at once, perhaps with
+ *   a library lock held: it should only record the message and call
+ *   nothing of ours. cfg.on_exit runs with no lock held: from it call only
+ *   stop, poll, exit_fd and the queries, never wait or destroy.
+ * - microvm_config_init(), microvm_plan(), microvm_vfio_check(),
+ *   microvm_version() and microvm_exit_reason_name() touch no VM.
+ */
+
 struct microvm;
 
 /* A virtio-blk disk (--disk PATH[,ro][,id=NAME]). */
