@@ -20,6 +20,8 @@ add_counts() {
 
 # run_layer NAME SUMMARY-REGEX CMD...: runs a layer, streams its output and
 # counts its summary line; a layer that dies without one counts as a failure.
+failures=$(mktemp)
+
 run_layer() {
 	local name=$1 re=$2 log line rc
 	shift 2
@@ -28,6 +30,8 @@ run_layer() {
 	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	line=$(grep -E "$re" "$log" | tail -1)
+	# Kept for the summary, which CI logs cut short may be all that shows.
+	grep -E '^ *not ok - ' "$log" | cut -c1-300 >>"$failures"
 	rm -f "$log"
 	if [ -z "$line" ]; then
 		echo "$name: no summary (exit status $rc)"
@@ -63,6 +67,11 @@ run_layer "fuzz (libFuzzer, brief)" '^FUZZ: ' tests/fuzz-smoke.sh
 run_layer "bench smoke (2 iterations)" '^BENCH: ' env BUILD="$BUILD" tests/bench-smoke.sh
 
 echo "==== summary"
+if [ -s "$failures" ]; then
+	echo "failed tests:"
+	sed 's/^ */  /' "$failures"
+fi
+rm -f "$failures"
 [ "$skipped" -gt 0 ] && echo "($skipped skipped; see the skip lines above for why)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
