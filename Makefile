@@ -84,7 +84,7 @@ $(BUILD)/tests/kvm/%: tests/kvm/%.c $(BUILD)/libmicrovm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmicrovm.a $(LDFLAGS) $(LDLIBS)
 
-.PHONY: FORCE all deps install test test-unit test-kvm test-boot run guest rig-shell \
+.PHONY: FORCE all deps install test test-unit test-kvm test-boot test-rust run guest rig-shell \
 	clean format firmware check-format
 
 # ---- benchmark (bench/): bench-launch and the start/stop guest; `make bench` ----
@@ -119,12 +119,15 @@ endif
 test-kvm: all $(TEST_KVM_BINS) $(if $(SAN),,$(EMBED_SAN))
 	BUILD=$(BUILD) EMBED_SAN=$(if $(SAN),,$(EMBED_SAN)) tests/kvm/run.sh
 
+test-rust: all
+	BUILD=$(BUILD) SAN=$(SAN) tests/rust.sh
+
 test-boot: all guest
 	BUILD=$(BUILD) tests/boot/run.sh
 
 # The one test command: every layer, then one summary line.
 test: all $(UNIT_BIN) $(TEST_KVM_BINS) $(if $(SAN),,$(EMBED_SAN))
-	BUILD=$(BUILD) EMBED_SAN=$(if $(SAN),,$(EMBED_SAN)) tests/run-all.sh
+	BUILD=$(BUILD) SAN=$(SAN) EMBED_SAN=$(if $(SAN),,$(EMBED_SAN)) tests/run-all.sh
 
 guest: all
 	BUILD=$(BUILD) scripts/guest-assets.sh

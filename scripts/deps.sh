@@ -13,6 +13,8 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	# make bench: the driver, the chart
 	python3 gnuplot-nox
+	# the Rust binding (bindings/rust, no crates from outside)
+	cargo rustc
 )
 # Also used, from Debian's essential set: bash, coreutils (timeout), util-linux (flock),
 # findutils, grep, sed, mawk, apt, dpkg.
