@@ -29,7 +29,11 @@ mount -t devtmpfs dev /dev
 for w in $(cat /proc/cmdline); do
 	case "$w" in stop=*) action=${w#stop=} ;; esac
 done
-echo "plain-init: cpus $(grep -c ^processor /proc/cpuinfo), stopping by $action"
+# Through the kernel log, not the tty: a panic flushes printk's buffer to the
+# console, but drops what the 8250 driver still holds to transmit (seen in CI:
+# with 2 vCPUs the line was lost to the panic that followed it at once).
+msg="plain-init: cpus $(grep -c ^processor /proc/cpuinfo), stopping by $action"
+echo "<2>$msg" >/dev/kmsg 2>/dev/null || echo "$msg"
 case "$action" in
 panic) echo c >/proc/sysrq-trigger ;;
 reboot) reboot -f ;;
