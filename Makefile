@@ -79,6 +79,16 @@ $(UNIT_BIN): $(UNIT_SRCS) $(BUILD)/libmicrovm.a
 	$(CC) $(CFLAGS) -o $@ $(UNIT_SRCS) $(BUILD)/libmicrovm.a $(LDFLAGS) \
 		$(LDLIBS) -lcriterion
 
+# The aarch64 FDT builder is pure, so its L0 tests build and run on any host.
+UNIT_FDT_SRCS := $(wildcard tests/unit/fdt/*.c) arch/aarch64/fdt.c \
+	devices/pci/plan.c vmm/parse.c
+UNIT_FDT_BIN := $(BUILD)/tests/unit-fdt
+$(UNIT_FDT_BIN): $(UNIT_FDT_SRCS) $(wildcard arch/aarch64/*.h) devices/pci/plan.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(UNIT_FDT_SRCS) $(LDFLAGS) -lfdt -lcriterion
+test-unit: $(UNIT_FDT_BIN)
+test: $(UNIT_FDT_BIN)
+
 TEST_KVM_BINS := $(patsubst tests/kvm/%.c,$(BUILD)/tests/kvm/%,$(wildcard tests/kvm/*.c))
 $(BUILD)/tests/kvm/%: tests/kvm/%.c $(BUILD)/libmicrovm.a
 	@mkdir -p $(dir $@)
@@ -108,6 +118,7 @@ deps:
 
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN) --jobs 2
+	$(UNIT_FDT_BIN) --jobs 2
 
 # The embedding test also runs under ASan+UBSan (LeakSanitizer included).
 EMBED_SAN := build-san/tests/kvm/embed

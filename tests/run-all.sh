@@ -48,14 +48,20 @@ run_layer() {
 
 criterion_summary() {
 	# Criterion: "Synthesis: Tested: N | Passing: N | Failing: N | Crashing: N"
-	local out rc p f c
-	out=$("$BUILD/tests/unit" --jobs 2 2>&1)
-	rc=$?
-	echo "$out" | grep -vE '^\[(----|RUN |PASS)\]' || true
-	p=$(grep -oE 'Passing: [0-9]+' <<<"$out" | grep -oE '[0-9]+')
-	f=$(grep -oE 'Failing: [0-9]+' <<<"$out" | grep -oE '[0-9]+')
-	c=$(grep -oE 'Crashing: [0-9]+' <<<"$out" | grep -oE '[0-9]+')
-	[ -n "$p" ] && echo "L0: $p passed, $((f + c)) failed, 0 skipped"
+	# per binary (unit-fdt: the aarch64 FDT builder, built on any host);
+	# skips show only as --verbose's "[SKIP] test: reason" lines.
+	local out rc=0 bin p f c tp=0 tf=0 ts=0 missing=0
+	for bin in "$BUILD/tests/unit" "$BUILD/tests/unit-fdt"; do
+		out=$("$bin" --jobs 2 --verbose 2>&1) || rc=$?
+		echo "$out" | grep -vE '^\[(----|RUN |PASS)\]|^\[====\] Running' || true
+		p=$(grep -oE 'Passing: [0-9]+' <<<"$out" | grep -oE '[0-9]+')
+		f=$(grep -oE 'Failing: [0-9]+' <<<"$out" | grep -oE '[0-9]+')
+		c=$(grep -oE 'Crashing: [0-9]+' <<<"$out" | grep -oE '[0-9]+')
+		[ -n "$p" ] || missing=1
+		tp=$((tp + ${p:-0})) tf=$((tf + ${f:-0} + ${c:-0}))
+		ts=$((ts + $(grep -c '^\[SKIP\]' <<<"$out")))
+	done
+	[ "$missing" = 0 ] && echo "L0: $tp passed, $tf failed, $ts skipped"
 	return "$rc"
 }
 
