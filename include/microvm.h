@@ -108,7 +108,7 @@ typedef void (*microvm_exit_fn)(void *opaque, const struct microvm_exit *exit);
 struct microvm_config {
 	/*
 	 * sizeof(struct microvm_config) as the caller was built, set by
-	 * microvm_config_init(). A library with a larger config gives the
+	 * microvm_config_init() (inline, so it is the caller's). A library with a larger config gives the
 	 * fields an older caller does not know their defaults; a smaller one
 	 * refuses (-E2BIG) fields it does not know that are not zero.
 	 */
@@ -189,6 +189,28 @@ struct microvm_config {
 	/* NULL: none; the exit fd and microvm_wait() tell as well. */
 	microvm_exit_fn on_exit;
 	void *on_exit_opaque;
+
+	/*
+	 * cgroup v2 placement (docs/embedding.md). vcpu_cgroup: a threaded
+	 * cgroup below this process's own; each vCPU thread moves itself
+	 * into it (its cgroup.threads), so its cpu.max limits the vCPUs and
+	 * not the library's other threads. Checked by microvm_create().
+	 * NULL: vCPU threads stay in the process's cgroup.
+	 */
+	const char *vcpu_cgroup;
+	/*
+	 * A memory cgroup (a domain) that guest RAM is charged to instead of
+	 * this process's: microvm_create() checks it has room and allocates
+	 * all of guest RAM from a short-lived child process started inside
+	 * it. Not with hugepages. NULL: pages are charged to this process's
+	 * cgroup as they are first touched.
+	 */
+	const char *memory_cgroup;
+	/*
+	 * Allocate all of guest RAM in microvm_create(), charged to this
+	 * process's cgroup, instead of as the guest first touches it.
+	 */
+	bool prefault;
 };
 
 #define MICROVM_MAX_CPUS	254
@@ -227,8 +249,19 @@ struct microvm_exit {
 };
 #define MICROVM_EXIT_INIT {.size = sizeof(struct microvm_exit)}
 
+/*
+ * Fill the first `size` bytes of `cfg` with defaults and set cfg->size to
+ * `size`: sizeof(struct microvm_config) as the caller's header has it, so a
+ * program built against an older, smaller header is never written past.
+ * Call it through microvm_config_init().
+ */
+void microvm_config_init_sized(struct microvm_config *cfg, size_t size);
+
 /* Fill `cfg` with defaults. */
-void microvm_config_init(struct microvm_config *cfg);
+static inline void microvm_config_init(struct microvm_config *cfg)
+{
+	microvm_config_init_sized(cfg, sizeof(*cfg));
+}
 
 /*
  * Build a VM from `cfg`: open KVM, create guest memory, devices and vCPUs,

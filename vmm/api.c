@@ -62,18 +62,25 @@ static void fill_out(void *dst, const void *src, size_t len)
 	memcpy(dst, &have, sizeof(have));
 }
 
-void microvm_config_init(struct microvm_config *cfg)
+void microvm_config_init_sized(struct microvm_config *cfg, size_t size)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->size = sizeof(*cfg);
-	cfg->cpus = 1;
-	cfg->memory = 256ull << 20;
-	cfg->console = MICROVM_CONSOLE_NONE;
-	cfg->console_in_fd = -1;
-	cfg->console_out_fd = -1;
-	cfg->log_level = MICROVM_LOG_WARN;
-	cfg->pcie_bus_first = 0;
-	cfg->pcie_bus_last = 0; /* automatic */
+	struct microvm_config d;
+
+	if (!cfg || size < sizeof(d.size))
+		return;
+	memset(&d, 0, sizeof(d));
+	d.cpus = 1;
+	d.memory = 256ull << 20;
+	d.console = MICROVM_CONSOLE_NONE;
+	d.console_in_fd = -1;
+	d.console_out_fd = -1;
+	d.log_level = MICROVM_LOG_WARN;
+	d.pcie_bus_first = 0;
+	d.pcie_bus_last = 0; /* automatic */
+	/* A newer caller's fields we do not know stay zero, their default. */
+	memset(cfg, 0, size);
+	memcpy(cfg, &d, size < sizeof(d) ? size : sizeof(d));
+	cfg->size = size;
 }
 
 int microvm_create(const struct microvm_config *cfg, struct microvm **out)

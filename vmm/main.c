@@ -71,11 +71,23 @@ static const char usage_run[] =
 	"  --cpus N                vCPUs, 1.."
 	"254"
 	" (default 1)\n"
-	"  --memory SIZE[,hugepages=on]\n"
+	"  --memory SIZE[,hugepages=on][,prefault=on][,charge-cgroup=PATH]\n"
 	"                          guest RAM, e.g. 512M or 2G; a bare number "
 	"is MiB\n"
 	"                          (default 256M); hugepages=on backs it with "
-	"2 MiB pages\n"
+	"2 MiB pages;\n"
+	"                          prefault=on allocates all of it before "
+	"boot;\n"
+	"                          charge-cgroup=PATH allocates it from a "
+	"helper process\n"
+	"                          in that cgroup v2 memory cgroup, which it "
+	"is then\n"
+	"                          charged to (docs/embedding.md)\n"
+	"  --vcpu-cgroup PATH      move the vCPU threads into that threaded "
+	"cgroup v2,\n"
+	"                          below this process's own, so its cpu.max "
+	"limits them\n"
+	"                          and not the VMM's other threads\n"
 	"  --cpu-features LIST     CPUID changes, e.g. -cx16,-xsave (Linux "
 	"flag names)\n"
 	"  --console MODE          stdio (default), file:PATH, or none; the "
@@ -222,9 +234,12 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+static char *keep_spec(struct cli *c, const char *arg);
+
 static int parse_memory(struct cli *c, const char *arg)
 {
-	char *s = strdup(arg), *opt;
+	/* Kept: charge-cgroup points into it. */
+	char *s = keep_spec(c, arg), *opt;
 	uint64_t v;
 	int r;
 
@@ -234,11 +249,9 @@ static int parse_memory(struct cli *c, const char *arg)
 	if (opt)
 		*opt++ = 0;
 	r = parse_size(s, 1ull << 20, &v);
-	if (r < 0 || v == 0) {
-		free(s);
+	if (r < 0 || v == 0)
 		return usage_error(
 			"--memory: invalid size '%s' (try 512M or 2G)", arg);
-	}
 	c->cfg.memory = v;
 	while (opt && *opt) {
 		char *next = strchr(opt, ',');
@@ -249,16 +262,21 @@ static int parse_memory(struct cli *c, const char *arg)
 			c->cfg.hugepages = true;
 		} else if (!strcmp(opt, "hugepages=off")) {
 			c->cfg.hugepages = false;
+		} else if (!strcmp(opt, "prefault=on")) {
+			c->cfg.prefault = true;
+		} else if (!strcmp(opt, "prefault=off")) {
+			c->cfg.prefault = false;
+		} else if (!strncmp(opt, "charge-cgroup=", 14) && opt[14]) {
+			c->cfg.memory_cgroup = opt + 14;
 		} else {
-			r = usage_error("--memory: unknown option '%s' "
-					"(known: hugepages=on|off)",
-					opt);
-			free(s);
-			return r;
+			return usage_error("--memory: unknown option '%s' "
+					   "(known: hugepages=on|off, "
+					   "prefault=on|off, "
+					   "charge-cgroup=PATH)",
+					   opt);
 		}
 		opt = next;
 	}
-	free(s);
 	return 0;
 }
 
@@ -301,6 +319,7 @@ enum {
 	OPT_VSOCK,
 	OPT_VIRTIO_CONSOLE,
 	OPT_VFIO,
+	OPT_VCPU_CGROUP,
 };
 
 static const struct option run_options[] = {
@@ -326,6 +345,7 @@ static const struct option run_options[] = {
 	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"virtio-console", no_argument, NULL, OPT_VIRTIO_CONSOLE},
 	{"vfio", required_argument, NULL, OPT_VFIO},
+	{"vcpu-cgroup", required_argument, NULL, OPT_VCPU_CGROUP},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -521,6 +541,9 @@ static int parse_run_args(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_CPU_FEATURES:
 			c->cfg.cpu_features = optarg;
+			break;
+		case OPT_VCPU_CGROUP:
+			c->cfg.vcpu_cgroup = optarg;
 			break;
 		case OPT_CONSOLE:
 			if (strcmp(optarg, "stdio") && strcmp(optarg, "none") &&

@@ -2,6 +2,7 @@
 #include "vmm/memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -117,6 +118,19 @@ err_close:
 	close(mem->fd);
 	mem->fd = -1;
 	return err;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+int guest_mem_prefault(struct guest_mem *mem)
+{
+	if (mem->fd >= 0)
+		return fallocate(mem->fd, 0, 0, (off_t)mem->total) < 0 ? -errno
+								       : 0;
+	return madvise(mem->base, mem->total, MADV_POPULATE_WRITE) < 0 ? -errno
+								       : 0;
 }
 
 void guest_mem_destroy(struct guest_mem *mem, bool io_abandoned)

@@ -59,6 +59,13 @@ __attribute__((warn_unused_result)) int
 guest_mem_create(struct guest_mem *mem, const struct mem_region *layout,
 		 unsigned int n, enum guest_mem_backing backing);
 /*
+ * Allocate every page of guest RAM now (charged to this process's cgroup):
+ * fallocate(2) on the memfd, MADV_POPULATE_WRITE on anonymous RAM.
+ * 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int
+guest_mem_prefault(struct guest_mem *mem);
+/*
  * Unmap guest RAM and close its fd; with `io_abandoned` (I/O the kernel may
  * still complete into it) the address range stays reserved, PROT_NONE.
  */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vmm/arch.h"
+#include "vmm/cgroup.h"
 #include "vmm/haltwatch.h"
 #include "vmm/kvm.h"
 #include "vmm/vm.h"
@@ -204,6 +205,16 @@ static void *vcpu_thread(void *arg)
 	int r;
 
 	vcpu->tid = gettid();
+	if (vm->vcpu_cgroup_fd >= 0) {
+		r = cgroup_join(vm->vcpu_cgroup_fd);
+		if (r < 0) {
+			vm_request_exit(vm, MICROVM_EXIT_ERROR, (int)vcpu->id,
+					r, "%s: moving into vcpu cgroup %s: %s",
+					vcpu->name, vm->cfg.vcpu_cgroup,
+					strerror(-r));
+			return NULL;
+		}
+	}
 	sigemptyset(&kick);
 	sigaddset(&kick, vm->cfg.kick_signal);
 	/* Inside KVM_RUN only the kick signal is unblocked. */

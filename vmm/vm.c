@@ -19,6 +19,7 @@
 #include "devices/vfio/vfio.h"
 #include "devices/virtio/devices.h"
 #include "vmm/arch.h"
+#include "vmm/cgroup.h"
 #include "vmm/console.h"
 #include "vmm/evloop.h"
 #include "vmm/haltwatch.h"
@@ -321,6 +322,8 @@ static void vm_config_free(struct vm_config *c)
 	free(c->initrd);
 	free(c->cmdline);
 	free(c->cpu_features);
+	free(c->memory_cgroup);
+	free(c->vcpu_cgroup);
 }
 
 /* Deep copies of the virtio device lists; the strings stay ours. */
@@ -466,6 +469,13 @@ static int vm_config_copy(struct vm *vm, const struct microvm_config *in,
 		log_err(&vm->log, "vm", "memory must be at least %s", sz);
 		return -EINVAL;
 	}
+	if (in->memory_cgroup && in->hugepages) {
+		/* hugetlb pages are charged by the hugetlb controller. */
+		log_err(&vm->log, "vm",
+			"memory_cgroup (charge-cgroup) does not work with "
+			"hugepages yet");
+		return -EINVAL;
+	}
 	if (in->memory & 0xfff || (in->hugepages && (in->memory & 0x1fffff))) {
 		log_err(&vm->log, "vm", "memory must be a multiple of %s",
 			in->hugepages ? "2 MiB with hugepages" : "4 KiB");
@@ -481,13 +491,18 @@ static int vm_config_copy(struct vm *vm, const struct microvm_config *in,
 	c->cmdline =
 		strdup(in->cmdline ? in->cmdline : MICROVM_DEFAULT_CMDLINE);
 	c->cpu_features = dup_or_null(in->cpu_features);
+	c->memory_cgroup = dup_or_null(in->memory_cgroup);
+	c->vcpu_cgroup = dup_or_null(in->vcpu_cgroup);
 	if ((in->kernel && !c->kernel) || !c->cmdline ||
 	    (in->initrd && !c->initrd) ||
-	    (in->cpu_features && !c->cpu_features))
+	    (in->cpu_features && !c->cpu_features) ||
+	    (in->memory_cgroup && !c->memory_cgroup) ||
+	    (in->vcpu_cgroup && !c->vcpu_cgroup))
 		return -ENOMEM;
 	c->cpus = in->cpus;
 	c->memory = in->memory;
 	c->hugepages = in->hugepages;
+	c->prefault = in->prefault;
 	c->console_in_fd =
 		in->console == MICROVM_CONSOLE_FDS ? in->console_in_fd : -1;
 	c->console_out_fd =
@@ -655,9 +670,7 @@ static int vm_create_memory(struct vm *vm)
 	 * and pinning anonymous memory with THP is 2.2x faster than a memfd's
 	 * shmem pages (measured in the rig: 1 GiB in 2.8 s against 6.4 s).
 	 */
-	enum guest_mem_backing backing = vm->cfg.hugepages ? GUEST_MEM_HUGETLB
-					 : vm->cfg.nvfio   ? GUEST_MEM_ANON
-							   : GUEST_MEM_MEMFD;
+	enum guest_mem_backing backing = GUEST_MEM_MEMFD;
 	static const char *const backing_name[] = {
 		[GUEST_MEM_MEMFD] = "memfd",
 		[GUEST_MEM_HUGETLB] = "memfd, huge pages",
@@ -667,6 +680,10 @@ static int vm_create_memory(struct vm *vm)
 	char sz[32];
 	int n, r;
 
+	if (vm->cfg.hugepages)
+		backing = GUEST_MEM_HUGETLB;
+	else if (vm->cfg.nvfio && !vm->cfg.memory_cgroup)
+		backing = GUEST_MEM_ANON; /* a memory cgroup needs the memfd */
 	n = arch_mem_layout(vm, vm->cfg.memory, layout, GUEST_MEM_MAX_REGIONS);
 	if (n < 0)
 		return n;
@@ -689,6 +706,27 @@ static int vm_create_memory(struct vm *vm)
 	log_info(&vm->log, "memory", "guest RAM %s in %u region%s (%s)", sz,
 		 vm->mem.nregions, vm->mem.nregions == 1 ? "" : "s",
 		 backing_name[backing]);
+	if (vm->cfg.memory_cgroup) {
+		/*
+		 * A memfd even with VFIO: only its pages can be allocated by
+		 * another process, the one in that cgroup.
+		 */
+		r = cgroup_charge_memfd(&vm->log, vm->cfg.memory_cgroup,
+					vm->mem.fd, vm->mem.total);
+		if (r < 0)
+			return r;
+		log_info(&vm->log, "memory", "guest RAM charged to %s",
+			 vm->cfg.memory_cgroup);
+	} else if (vm->cfg.prefault) {
+		r = guest_mem_prefault(&vm->mem);
+		if (r < 0) {
+			log_err(&vm->log, "memory",
+				"cannot allocate %s of guest RAM up front: %s",
+				sz, strerror(-r));
+			return r == -ENOMEM || r == -ENOSPC ? -EINVAL : r;
+		}
+		log_info(&vm->log, "memory", "guest RAM allocated up front");
+	}
 	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
 		const struct mem_region *m = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region kr = {
@@ -739,7 +777,12 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 		r = vm_create_kvm_vm(vm);
 	if (!r)
 		r = vm_plan_pci(vm);
-	if (!r)
+	if (!r && vm->cfg.vcpu_cgroup) {
+		r = cgroup_vcpu_open(&vm->log, vm->cfg.vcpu_cgroup);
+		if (r >= 0)
+			vm->vcpu_cgroup_fd = r;
+	}
+	if (r >= 0)
 		r = vm_create_memory(vm);
 	if (!r)
 		r = vfio_map_guest_ram(vm);
@@ -787,6 +830,7 @@ static struct vm *vm_alloc(const struct microvm_config *cfg)
 	vm->log = (struct logger){cfg->log_fn, cfg->log_opaque, cfg->log_level};
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->kvm_vfio_fd = -1;
+	vm->vcpu_cgroup_fd = -1;
 	vm->mem.fd = -1;
 	pthread_mutex_init(&vm->memslot_lock, NULL);
 	bus_init(&vm->pio);
@@ -994,6 +1038,8 @@ void vm_destroy(struct vm *vm)
 	halt_watch_destroy(vm);
 	bus_free(&vm->pio);
 	bus_free(&vm->mmio);
+	if (vm->vcpu_cgroup_fd >= 0)
+		close(vm->vcpu_cgroup_fd);
 	/*
 	 * Close the VM before unmapping its RAM: KVM then frees its page
 	 * tables wholesale instead of zapping them through MMU notifiers

@@ -56,6 +56,9 @@ struct vm_config {
 	unsigned int cpus;
 	uint64_t memory;
 	bool hugepages;
+	bool prefault;
+	char *memory_cgroup; /* NULL: charged to this process's cgroup */
+	char *vcpu_cgroup; /* NULL: vCPUs stay in the process's cgroup */
 	char *cpu_features;
 	int console_in_fd;
 	int console_out_fd;
@@ -123,6 +126,7 @@ struct vm {
 
 	struct vfio_vm *vfio; /* passed-through devices, or NULL */
 	int kvm_vfio_fd; /* KVM_DEV_TYPE_VFIO pseudo-device, -1 */
+	int vcpu_cgroup_fd; /* its cgroup.threads, or -1 */
 	pthread_mutex_t memslot_lock;
 	uint64_t memslot_used[VM_MAX_MEMSLOTS / 64]; /* KVM slot numbers */
 

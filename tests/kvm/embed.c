@@ -437,6 +437,30 @@ static void check_plan(void)
  * Growth of struct microvm_config: a caller built with a newer header
  * passes a bigger struct; what this library does not know must be zero.
  */
+/*
+ * A program built against the first header, whose config ends at
+ * on_exit_opaque: config_init writes only its bytes, and they plan.
+ */
+static void check_old_config_size(char *text, size_t len)
+{
+	const size_t old = offsetof(struct microvm_config, on_exit_opaque) +
+			   sizeof(void *);
+	_Alignas(8) unsigned char buf[sizeof(struct microvm_config) + 64];
+	size_t i;
+
+	memset(buf, 0x5a, sizeof(buf));
+	microvm_config_init_sized((struct microvm_config *)buf, old);
+	for (i = old; i < sizeof(buf) && buf[i] == 0x5a; i++)
+		;
+	CHECK(i == sizeof(buf) && ((struct microvm_config *)buf)->size == old &&
+		      ((struct microvm_config *)buf)->cpus == 1,
+	      "config size: init of an older caller's config stays in its "
+	      "size");
+	CHECK(microvm_plan((struct microvm_config *)buf, text, len, NULL, 0) ==
+		      0,
+	      "config size: an older caller's config plans");
+}
+
 static void check_config_size(void)
 {
 	static char text[MICROVM_TOPOLOGY_MAX];
@@ -453,7 +477,7 @@ static void check_config_size(void)
 	CHECK(microvm_plan(&cfg, text, sizeof(text), NULL, 0) == -EINVAL &&
 		      microvm_create(&cfg, &vm) == -EINVAL && !vm,
 	      "config size: 0 (not from config_init) is -EINVAL");
-	cfg.size = sizeof(cfg) - 8;
+	cfg.size = offsetof(struct microvm_config, on_exit_opaque);
 	CHECK(microvm_plan(&cfg, text, sizeof(text), NULL, 0) == -EINVAL,
 	      "config size: smaller than the first layout is -EINVAL");
 	memset(&big, 0, sizeof(big));
@@ -464,6 +488,7 @@ static void check_config_size(void)
 	big.newer = 1;
 	CHECK(microvm_plan(&big.cfg, text, sizeof(text), NULL, 0) == -E2BIG,
 	      "config size: a newer caller's unknown field set is -E2BIG");
+	check_old_config_size(text, sizeof(text));
 }
 
 /*

@@ -480,6 +480,10 @@ else
 	expect hugepages-none-reserved 1 'nr_hugepages' $(tiny hello) --memory 64M,hugepages=on
 fi
 
+# --- cgroups: vCPU threads under a cpu.max, guest RAM charged elsewhere ---
+. tests/kvm/cgroups.sh
+cgroup_tests
+
 # --- the embedding API: two VMs in one process, no leaks ---
 for bin in "$BUILD/tests/kvm/embed" ${EMBED_SAN:+"$EMBED_SAN"}; do
 	[ -x "$bin" ] || { t_fail "embed" "$bin not built"; continue; }

@@ -264,6 +264,9 @@ pub struct Config {
     cpus: Option<u32>,
     memory: Option<u64>,
     hugepages: bool,
+    prefault: bool,
+    memory_cgroup: Option<PathBuf>,
+    vcpu_cgroup: Option<PathBuf>,
     cpu_features: Option<String>,
     pcie_root_ports: u32,
     disks: Vec<Disk>,
@@ -288,6 +291,9 @@ impl fmt::Debug for Config {
             .field("cmdline", &self.cmdline)
             .field("cpus", &self.cpus)
             .field("memory", &self.memory)
+            .field("prefault", &self.prefault)
+            .field("memory_cgroup", &self.memory_cgroup)
+            .field("vcpu_cgroup", &self.vcpu_cgroup)
             .field("disks", &self.disks)
             .field("nets", &self.nets)
             .field("vsock", &self.vsock)
@@ -319,6 +325,9 @@ impl Config {
             cpus: None,
             memory: None,
             hugepages: false,
+            prefault: false,
+            memory_cgroup: None,
+            vcpu_cgroup: None,
             cpu_features: None,
             pcie_root_ports: 0,
             disks: Vec::new(),
@@ -368,6 +377,29 @@ impl Config {
     /// Back guest RAM with hugetlb pages.
     pub fn hugepages(mut self, on: bool) -> Self {
         self.hugepages = on;
+        self
+    }
+
+    /// Allocate all of guest RAM at create, charged to this process's
+    /// cgroup, instead of as the guest first touches it.
+    pub fn prefault(mut self, on: bool) -> Self {
+        self.prefault = on;
+        self
+    }
+
+    /// Charge guest RAM to this cgroup v2 memory cgroup (a domain) instead
+    /// of this process's: create checks it has room and allocates all of
+    /// guest RAM from a short-lived child process started inside it.
+    pub fn memory_cgroup<P: AsRef<Path>>(mut self, path: P) -> Self {
+        self.memory_cgroup = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Move the vCPU threads into this threaded cgroup v2 (below this
+    /// process's own), so its `cpu.max` limits the vCPUs and not the
+    /// library's other threads.
+    pub fn vcpu_cgroup<P: AsRef<Path>>(mut self, path: P) -> Self {
+        self.vcpu_cgroup = Some(path.as_ref().to_path_buf());
         self
     }
 
@@ -516,6 +548,13 @@ impl Config {
             c.memory = m;
         }
         c.hugepages = self.hugepages;
+        c.prefault = self.prefault;
+        if let Some(p) = &self.memory_cgroup {
+            c.memory_cgroup = cstr(os_bytes(p.as_os_str()), "memory cgroup path")?;
+        }
+        if let Some(p) = &self.vcpu_cgroup {
+            c.vcpu_cgroup = cstr(os_bytes(p.as_os_str()), "vcpu cgroup path")?;
+        }
         if let Some(f) = &self.cpu_features {
             c.cpu_features = cstr(f.as_bytes(), "cpu_features")?;
         }
@@ -986,10 +1025,10 @@ pub fn version() -> &'static str {
 
 fn config_init() -> sys::microvm_config {
     let mut c = std::mem::MaybeUninit::<sys::microvm_config>::zeroed();
-    // SAFETY: config_init fills every byte of the struct (it memsets it);
+    // SAFETY: config_init_sized fills every byte we give it (it memsets them);
     // all-zero is a valid value of it anyway (null pointers, None fns).
     unsafe {
-        sys::microvm_config_init(c.as_mut_ptr());
+        sys::microvm_config_init_sized(c.as_mut_ptr(), std::mem::size_of::<sys::microvm_config>());
         c.assume_init()
     }
 }

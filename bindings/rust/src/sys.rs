@@ -115,6 +115,10 @@ pub struct microvm_config {
 
     pub on_exit: microvm_exit_fn,
     pub on_exit_opaque: *mut c_void,
+
+    pub vcpu_cgroup: *const c_char,
+    pub memory_cgroup: *const c_char,
+    pub prefault: bool,
 }
 
 pub const MICROVM_MAX_CPUS: usize = 254;
@@ -183,7 +187,7 @@ pub const MICROVM_TIMINGS_MAX: usize = 64 * 1024;
 pub const MICROVM_VFIO_CHECK_MAX: usize = 64 * 1024;
 
 extern "C" {
-    pub fn microvm_config_init(cfg: *mut microvm_config);
+    pub fn microvm_config_init_sized(cfg: *mut microvm_config, size: usize);
     pub fn microvm_create(cfg: *const microvm_config, out: *mut *mut microvm) -> c_int;
     pub fn microvm_start(vm: *mut microvm) -> c_int;
     pub fn microvm_exit_fd(vm: *const microvm) -> c_int;
@@ -224,6 +228,7 @@ extern "C" {
 
 // errno values used by the binding (Linux, all architectures we build for).
 pub const ENOENT: c_int = 2;
+pub const E2BIG: c_int = 7;
 pub const EAGAIN: c_int = 11;
 pub const ENODEV: c_int = 19;
 pub const EINVAL: c_int = 22;

@@ -33,26 +33,22 @@ fn capture() -> (Lines, impl Fn(LogLevel, &str, &str) + Send + Sync + 'static) {
 
 #[test]
 fn config_layout_matches_library() {
-    // An oversized, patterned buffer: the library writes exactly its own
-    // sizeof(struct microvm_config) bytes and puts that in `size`.
+    // init_sized writes exactly the size it is given, defaults where the
+    // mirror says the fields are.
     const PAD: usize = 256;
     let n = size_of::<sys::microvm_config>();
     let mut buf = vec![0xa5u8; n + PAD + 16];
     // 8-byte aligned start inside the Vec.
     let off = buf.as_ptr().align_offset(8);
     let p = unsafe { buf.as_mut_ptr().add(off) };
-    unsafe { sys::microvm_config_init(p as *mut sys::microvm_config) };
-    let cfg = unsafe { &*(p as *const sys::microvm_config) };
-    assert_eq!(
-        cfg.size, n,
-        "library's sizeof(struct microvm_config) differs from the Rust mirror"
-    );
+    unsafe { sys::microvm_config_init_sized(p as *mut sys::microvm_config, n) };
     let tail = &buf[off + n..off + n + PAD];
     assert!(
         tail.iter().all(|&b| b == 0xa5),
-        "config_init wrote past the Rust struct"
+        "config_init_sized wrote past the size it was given"
     );
-    // The defaults land where the mirror says the fields are.
+    let cfg = unsafe { &mut *(p as *mut sys::microvm_config) };
+    assert_eq!(cfg.size, n);
     assert_eq!(cfg.cpus, 1);
     assert_eq!(cfg.memory, 256 << 20);
     assert_eq!(cfg.console, sys::MICROVM_CONSOLE_NONE);
@@ -61,6 +57,37 @@ fn config_layout_matches_library() {
     assert_eq!(cfg.log_level, sys::MICROVM_LOG_WARN);
     assert!(cfg.kernel.is_null() && cfg.log_fn.is_none() && cfg.on_exit.is_none());
     assert!(cfg.on_exit_opaque.is_null() && cfg.kick_signal == 0);
+    assert!(cfg.vcpu_cgroup.is_null() && cfg.memory_cgroup.is_null() && !cfg.prefault);
+    // The library knows the mirror's last field (it is not refused as a
+    // newer caller's) and nothing past the mirror's end (refused): its
+    // sizeof is the mirror's.
+    let mut text = vec![0 as c_char; sys::MICROVM_TOPOLOGY_MAX];
+    cfg.prefault = true;
+    let r = unsafe {
+        sys::microvm_plan(cfg, text.as_mut_ptr(), text.len(), ptr::null_mut(), 0)
+    };
+    assert_eq!(r, 0, "the library does not know the mirror's last field");
+    buf[off + n] = 1;
+    let cfg = unsafe { &mut *(p as *mut sys::microvm_config) };
+    cfg.size = n + 8;
+    let r = unsafe {
+        sys::microvm_plan(cfg, text.as_mut_ptr(), text.len(), ptr::null_mut(), 0)
+    };
+    assert_eq!(r, -sys::E2BIG, "the library has fields past the Rust mirror");
+}
+
+#[test]
+fn memory_cgroup_field_reaches_library() {
+    // Refused before KVM is opened, so this runs without /dev/kvm.
+    let e = Vm::create(
+        &Config::new()
+            .kernel("/nonexistent/bzImage")
+            .hugepages(true)
+            .memory_cgroup("/sys/fs/cgroup/x"),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), -sys::EINVAL);
+    assert!(e.to_string().contains("does not work with hugepages"), "{}", e);
 }
 
 #[test]
