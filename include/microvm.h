@@ -108,9 +108,10 @@ typedef void (*microvm_exit_fn)(void *opaque, const struct microvm_exit *exit);
 struct microvm_config {
 	/*
 	 * sizeof(struct microvm_config) as the caller was built, set by
-	 * microvm_config_init() (inline, so it is the caller's). A library with a larger config gives the
-	 * fields an older caller does not know their defaults; a smaller one
-	 * refuses (-E2BIG) fields it does not know that are not zero.
+	 * microvm_config_init() (inline, so it is the caller's). A library
+	 * with a larger config gives the fields an older caller does not know
+	 * their defaults; a smaller one refuses (-E2BIG) fields it does not
+	 * know that are not zero.
 	 */
 	size_t size;
 
