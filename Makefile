@@ -81,7 +81,7 @@ $(UNIT_BIN): $(UNIT_SRCS) $(BUILD)/libmicrovm.a
 
 # The aarch64 FDT builder is pure, so its L0 tests build and run on any host.
 UNIT_FDT_SRCS := $(wildcard tests/unit/fdt/*.c) arch/aarch64/fdt.c \
-	devices/pci/plan.c vmm/parse.c
+	devices/pci/plan.c devices/textbuf.c vmm/parse.c
 UNIT_FDT_BIN := $(BUILD)/tests/unit-fdt
 $(UNIT_FDT_BIN): $(UNIT_FDT_SRCS) $(wildcard arch/aarch64/*.h) devices/pci/plan.h
 	@mkdir -p $(dir $@)
@@ -169,7 +169,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wshadow \
 	-D_GNU_SOURCE -Iinclude -I. -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_VQ_SRCS := tests/fuzz/fuzz_virtqueue.c devices/virtio/virtqueue.c \
-	devices/virtio/blk_req.c vmm/memory.c
+	devices/virtio/blk_req.c devices/textbuf.c vmm/memory.c
 FUZZ_VQ_DEPS := $(FUZZ_VQ_SRCS) devices/virtio/virtqueue.h \
 	devices/virtio/blk.h vmm/memory.h
 FUZZ_VQ_SEEDS := tests/fuzz/corpus/virtqueue

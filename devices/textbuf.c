@@ -36,3 +36,14 @@ int textbuf_finish(const struct textbuf *t)
 {
 	return t->full ? -ENOSPC : (int)t->pos;
 }
+
+void errbuf_printf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

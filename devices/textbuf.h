@@ -17,4 +17,11 @@ void textbuf_printf(struct textbuf *t, const char *fmt, ...)
 /* The length written, or -ENOSPC if anything did not fit. */
 int textbuf_finish(const struct textbuf *t);
 
+/*
+ * The one-line error message of a pure function into the caller's
+ * err[errlen] (either may be NULL/0: no message wanted).
+ */
+void errbuf_printf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "arch/aarch64/layout.h"
+#include "devices/textbuf.h"
 
 /* MPIDR_EL1 affinity fields: what Linux compares a cpu node's reg with. */
 #define FM_MPIDR_AFF_MASK UINT64_C(0xff00ffffff)
@@ -36,18 +37,6 @@
 #define FM_PCI_MAX_RID	 0x10000u
 
 #define FM_4GiB (1ull << 32)
-
-static void __attribute__((format(printf, 3, 4)))
-fm_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void fdt_machine_init(struct fdt_machine *m)
 {
@@ -165,7 +154,7 @@ static int fm_check_overlaps(const struct fdt_machine *m, char *err,
 		if (!fm_region(m, i, &a))
 			continue;
 		if (a.size > UINT64_MAX - a.base) {
-			fm_err(err, errlen,
+			errbuf_printf(err, errlen,
 			       "%s at 0x%" PRIx64 " size 0x%" PRIx64
 			       " wraps past the end of the address space",
 			       a.name, a.base, a.size);
@@ -182,7 +171,7 @@ static int fm_check_overlaps(const struct fdt_machine *m, char *err,
 			if (a.base - b.base >= b.size &&
 			    b.base - a.base >= a.size)
 				continue;
-			fm_err(err, errlen,
+			errbuf_printf(err, errlen,
 			       "%s [0x%" PRIx64 ", 0x%" PRIx64
 			       ") overlaps %s [0x%" PRIx64 ", 0x%" PRIx64 ")%s",
 			       a.name, a.base, a.base + a.size, b.name, b.base,
@@ -200,11 +189,11 @@ static int fm_check(const struct fdt_machine *m, char *err, size_t errlen)
 	bool in_ram = false;
 
 	if (!m->ncpus || !m->mpidr) {
-		fm_err(err, errlen, "no vCPUs to describe");
+		errbuf_printf(err, errlen, "no vCPUs to describe");
 		return -EINVAL;
 	}
 	if (m->ncpus > FDT_MACHINE_MAX_CPUS) {
-		fm_err(err, errlen, "%u vCPUs: at most %u", m->ncpus,
+		errbuf_printf(err, errlen, "%u vCPUs: at most %u", m->ncpus,
 		       FDT_MACHINE_MAX_CPUS);
 		return -E2BIG;
 	}
@@ -212,30 +201,30 @@ static int fm_check(const struct fdt_machine *m, char *err, size_t errlen)
 		for (j = i + 1; j < m->ncpus; j++)
 			if (!((m->mpidr[i] ^ m->mpidr[j]) &
 			      FM_MPIDR_AFF_MASK)) {
-				fm_err(err, errlen,
+				errbuf_printf(err, errlen,
 				       "vCPUs %u and %u have the same MPIDR "
 				       "affinity 0x%" PRIx64,
 				       i, j, m->mpidr[i] & FM_MPIDR_AFF_MASK);
 				return -EINVAL;
 			}
 	if (!m->nmem || !m->mem) {
-		fm_err(err, errlen, "no RAM to describe");
+		errbuf_printf(err, errlen, "no RAM to describe");
 		return -EINVAL;
 	}
 	for (i = 0; i < m->nmem; i++)
 		if (!m->mem[i].size) {
-			fm_err(err, errlen, "RAM region %u has size 0", i);
+			errbuf_printf(err, errlen, "RAM region %u has size 0", i);
 			return -EINVAL;
 		}
 	if (m->bus_first > m->bus_last || m->bus_last > 255) {
-		fm_err(err, errlen, "PCIe bus range %u-%u is not within 0-255",
+		errbuf_printf(err, errlen, "PCIe bus range %u-%u is not within 0-255",
 		       m->bus_first, m->bus_last);
 		return -EINVAL;
 	}
 	/* The 32-bit space code of its ranges entry says it is below 4 GiB. */
 	if (m->pci_low.size && (m->pci_low.base >= FM_4GiB ||
 				m->pci_low.size > FM_4GiB - m->pci_low.base)) {
-		fm_err(err, errlen,
+		errbuf_printf(err, errlen,
 		       "PCIe low window [0x%" PRIx64 ", 0x%" PRIx64
 		       ") is not below 4 GiB",
 		       m->pci_low.base, m->pci_low.base + m->pci_low.size);
@@ -243,7 +232,7 @@ static int fm_check(const struct fdt_machine *m, char *err, size_t errlen)
 	}
 	if (m->uart_spi > FM_GIC_MAX_SPI ||
 	    m->pci_intx_spi > FM_GIC_MAX_SPI - (FM_PCI_PINS - 1)) {
-		fm_err(err, errlen,
+		errbuf_printf(err, errlen,
 		       "SPI beyond %u: UART SPI %u, PCIe INTx SPIs %u-%u",
 		       FM_GIC_MAX_SPI, m->uart_spi, m->pci_intx_spi,
 		       m->pci_intx_spi + FM_PCI_PINS - 1);
@@ -256,7 +245,7 @@ static int fm_check(const struct fdt_machine *m, char *err, size_t errlen)
 			    m->mem[i].size - (m->initrd_base - m->mem[i].base))
 			in_ram = true;
 	if (m->initrd_size && !in_ram) {
-		fm_err(err, errlen,
+		errbuf_printf(err, errlen,
 		       "initrd [0x%" PRIx64 ", 0x%" PRIx64
 		       ") is not inside one RAM region",
 		       m->initrd_base, m->initrd_base + m->initrd_size);
@@ -631,7 +620,7 @@ int fdt_machine_build(const struct fdt_machine *m, void *buf, size_t len,
 	int r;
 
 	if ((uintptr_t)buf & 7) {
-		fm_err(err, errlen, "device tree buffer is not 8-byte aligned");
+		errbuf_printf(err, errlen, "device tree buffer is not 8-byte aligned");
 		return -EINVAL;
 	}
 	r = fm_check(m, err, errlen);
@@ -657,20 +646,20 @@ int fdt_machine_build(const struct fdt_machine *m, void *buf, size_t len,
 		fm_rc(&w, fdt_finish(buf));
 
 	if (w.err == -FDT_ERR_NOSPACE && cap < len) {
-		fm_err(err, errlen,
+		errbuf_printf(err, errlen,
 		       "device tree exceeds the 2 MiB Linux allows (%u vCPUs, "
 		       "%u RAM regions)",
 		       m->ncpus, m->nmem);
 		return -ENOSPC;
 	}
 	if (w.err == -FDT_ERR_NOSPACE) {
-		fm_err(err, errlen,
+		errbuf_printf(err, errlen,
 		       "device tree does not fit in a %zu-byte buffer", len);
 		return -ENOSPC;
 	}
 	if (w.err) {
 		/* Our own bug: the builder drove libfdt wrongly. */
-		fm_err(err, errlen, "libfdt: %s", fdt_strerror(w.err));
+		errbuf_printf(err, errlen, "libfdt: %s", fdt_strerror(w.err));
 		return -EIO;
 	}
 	return 0;

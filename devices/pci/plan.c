@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "devices/textbuf.h"
 #include "vmm/parse.h"
 
 #define PLAN_MiB	   (1ull << 20)
@@ -22,18 +23,6 @@
 #define PLAN_ACS_BITS	   0x7f
 #define PLAN_PORTS_PER_DEV 8
 #define PLAN_DEVS_PER_BUS  32
-
-static void __attribute__((format(printf, 3, 4)))
-plan_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool plan_is_pow2(uint64_t x)
 {
@@ -139,14 +128,14 @@ static int plan_check_bars(const struct pci_dev_req *d, const char *name,
 		uint64_t size = d->bar[b].size;
 
 		if (!plan_kind_valid(k)) {
-			plan_err(err, errlen, "%s: bar%u has unknown kind %d",
+			errbuf_printf(err, errlen, "%s: bar%u has unknown kind %d",
 				 name, b, (int)k);
 			return -EINVAL;
 		}
 		if (k == PCI_BAR_KIND_NONE)
 			continue;
 		if (plan_kind_is64(k) && b == PCI_PLAN_MAX_BARS - 1) {
-			plan_err(err, errlen,
+			errbuf_printf(err, errlen,
 				 "%s: bar%u is 64-bit but a 64-bit BAR must "
 				 "start at bar0-bar4",
 				 name, b);
@@ -154,20 +143,20 @@ static int plan_check_bars(const struct pci_dev_req *d, const char *name,
 		}
 		if (plan_kind_is64(k) &&
 		    d->bar[b + 1].kind != PCI_BAR_KIND_NONE) {
-			plan_err(err, errlen,
+			errbuf_printf(err, errlen,
 				 "%s: bar%u is 64-bit and needs bar%u free",
 				 name, b, b + 1);
 			return -EINVAL;
 		}
 		if (!plan_is_pow2(size)) {
-			plan_err(err, errlen,
+			errbuf_printf(err, errlen,
 				 "%s: bar%u size 0x%" PRIx64
 				 " is not a power of two",
 				 name, b, size);
 			return -EINVAL;
 		}
 		if (size < PLAN_BAR_MIN) {
-			plan_err(
+			errbuf_printf(
 				err, errlen,
 				"%s: bar%u size 0x%" PRIx64
 				" is below the 16-byte minimum of a memory BAR",
@@ -175,7 +164,7 @@ static int plan_check_bars(const struct pci_dev_req *d, const char *name,
 			return -EINVAL;
 		}
 		if (!plan_kind_is64(k) && size > PLAN_BAR32_MAX) {
-			plan_err(err, errlen,
+			errbuf_printf(err, errlen,
 				 "%s: bar%u size 0x%" PRIx64
 				 " is too large for a 32-bit BAR (at most "
 				 "0x%llx)",
@@ -183,7 +172,7 @@ static int plan_check_bars(const struct pci_dev_req *d, const char *name,
 			return -EINVAL;
 		}
 		if (size > PLAN_BAR64_MAX) {
-			plan_err(err, errlen,
+			errbuf_printf(err, errlen,
 				 "%s: bar%u size 0x%" PRIx64
 				 " is larger than 0x%llx (52 address bits)",
 				 name, b, size, PLAN_BAR64_MAX);
@@ -227,18 +216,18 @@ static int plan_parse_bar(const char *s, size_t n, struct pci_dev_req *out,
 
 	if (n < 5 || strncmp(s, "bar", 3) || s[3] < '0' || s[3] > '9' ||
 	    s[4] != '=') {
-		plan_err(err, errlen, "%s: '%.*s' is not barN=SIZE:KIND",
+		errbuf_printf(err, errlen, "%s: '%.*s' is not barN=SIZE:KIND",
 			 out->name, (int)n, s);
 		return -EINVAL;
 	}
 	b = (unsigned int)(s[3] - '0');
 	if (b >= PCI_PLAN_MAX_BARS) {
-		plan_err(err, errlen, "%s: bar%u does not exist (bar0-bar5)",
+		errbuf_printf(err, errlen, "%s: bar%u does not exist (bar0-bar5)",
 			 out->name, b);
 		return -EINVAL;
 	}
 	if (seen[b]) {
-		plan_err(err, errlen, "%s: bar%u is given twice", out->name, b);
+		errbuf_printf(err, errlen, "%s: bar%u is given twice", out->name, b);
 		return -EINVAL;
 	}
 	seen[b] = true;
@@ -246,7 +235,7 @@ static int plan_parse_bar(const char *s, size_t n, struct pci_dev_req *out,
 	n -= 5;
 	colon = memchr(s, ':', n);
 	if (!colon) {
-		plan_err(err, errlen,
+		errbuf_printf(err, errlen,
 			 "%s: bar%u=%.*s has no kind (:32, :32pref, :64 or "
 			 ":64pref)",
 			 out->name, b, (int)n, s);
@@ -256,20 +245,20 @@ static int plan_parse_bar(const char *s, size_t n, struct pci_dev_req *out,
 	kind = colon + 1;
 	kind_n = n - size_n - 1;
 	if (size_n >= sizeof(size_s)) {
-		plan_err(err, errlen, "%s: bar%u size '%.*s' is not a size",
+		errbuf_printf(err, errlen, "%s: bar%u size '%.*s' is not a size",
 			 out->name, b, (int)size_n, s);
 		return -EINVAL;
 	}
 	memcpy(size_s, s, size_n);
 	size_s[size_n] = '\0';
 	if (parse_size(size_s, 1, &size)) {
-		plan_err(err, errlen,
+		errbuf_printf(err, errlen,
 			 "%s: bar%u size '%s' is not a size (e.g. 16M)",
 			 out->name, b, size_s);
 		return -EINVAL;
 	}
 	if (kind_n == 2 && !strncasecmp(kind, "io", 2)) {
-		plan_err(err, errlen, "%s: bar%u: I/O BARs are not supported",
+		errbuf_printf(err, errlen, "%s: bar%u: I/O BARs are not supported",
 			 out->name, b);
 		return -EINVAL;
 	}
@@ -279,7 +268,7 @@ static int plan_parse_bar(const char *s, size_t n, struct pci_dev_req *out,
 			break;
 	}
 	if (i == sizeof(kinds) / sizeof(kinds[0])) {
-		plan_err(err, errlen,
+		errbuf_printf(err, errlen,
 			 "%s: bar%u kind '%.*s' is unknown (32, 32pref, 64 or "
 			 "64pref)",
 			 out->name, b, (int)kind_n, kind);
@@ -304,7 +293,7 @@ int pci_testdev_parse(const char *spec, unsigned int index,
 	memset(out, 0, sizeof(*out));
 	snprintf(out->name, sizeof(out->name), "testdev%u", index);
 	if (!spec || !*spec) {
-		plan_err(err, errlen, "%s: no BARs given (e.g. bar0=16M:32)",
+		errbuf_printf(err, errlen, "%s: no BARs given (e.g. bar0=16M:32)",
 			 out->name);
 		return -EINVAL;
 	}
@@ -400,7 +389,7 @@ static int plan_low_window(const struct pci_plan_input *in, uint64_t need,
 		max_fit = in->low_top - floor_al;
 	w->need = need;
 	if (need > max_fit) {
-		plan_err(err, errlen,
+		errbuf_printf(err, errlen,
 			 "low MMIO window exhausted: need 0x%" PRIx64
 			 " bytes, at most 0x%" PRIx64
 			 " fits below 4 GiB (between 0x%" PRIx64
@@ -413,7 +402,7 @@ static int plan_low_window(const struct pci_plan_input *in, uint64_t need,
 			sugg = plan_round_up(need, PLAN_LOW_HEADROOM);
 			pci_plan_size_str(plan_min(sugg, max_fit), s,
 					  sizeof(s));
-			plan_err(err, errlen,
+			errbuf_printf(err, errlen,
 				 "low MMIO window exhausted: need 0x%" PRIx64
 				 " bytes, have 0x%" PRIx64
 				 "; use --low-mmio %s",
@@ -422,7 +411,7 @@ static int plan_low_window(const struct pci_plan_input *in, uint64_t need,
 		}
 		if (in->low_size > max_fit) {
 			pci_plan_size_str(in->low_size, s, sizeof(s));
-			plan_err(err, errlen,
+			errbuf_printf(err, errlen,
 				 "--low-mmio %s does not fit below 4 GiB: at "
 				 "most 0x%" PRIx64 " fits between 0x%" PRIx64
 				 " and 0x%" PRIx64,
@@ -457,7 +446,7 @@ static int plan_high_window(const struct pci_plan_input *in, uint64_t need,
 	}
 	w->need = need;
 	if (need > avail) {
-		plan_err(err, errlen,
+		errbuf_printf(err, errlen,
 			 "high MMIO window does not fit the guest's %u-bit "
 			 "physical address space: need 0x%" PRIx64
 			 " bytes from 0x%" PRIx64 " but the limit is 0x%" PRIx64
@@ -469,7 +458,7 @@ static int plan_high_window(const struct pci_plan_input *in, uint64_t need,
 		if (in->high_size < need) {
 			sugg = plan_round_up(need, PLAN_HIGH_HEADROOM);
 			pci_plan_size_str(plan_min(sugg, avail), s, sizeof(s));
-			plan_err(err, errlen,
+			errbuf_printf(err, errlen,
 				 "high MMIO window exhausted: need 0x%" PRIx64
 				 " bytes, have 0x%" PRIx64
 				 "; use --high-mmio %s",
@@ -482,7 +471,7 @@ static int plan_high_window(const struct pci_plan_input *in, uint64_t need,
 				sugg = avail;
 			pci_plan_size_str(in->high_size, s, sizeof(s));
 			pci_plan_size_str(sugg, s2, sizeof(s2));
-			plan_err(err, errlen,
+			errbuf_printf(err, errlen,
 				 "high MMIO window does not fit the guest's "
 				 "%u-bit physical address space: --high-mmio "
 				 "%s from 0x%" PRIx64
@@ -509,36 +498,36 @@ static int plan_check_input(const struct pci_plan_input *in, char *err,
 			    size_t errlen)
 {
 	if (in->ndevs && !in->devs) {
-		plan_err(err, errlen, "%u devices given without a device list",
+		errbuf_printf(err, errlen, "%u devices given without a device list",
 			 in->ndevs);
 		return -EINVAL;
 	}
 	if (in->first_device >= PLAN_DEVS_PER_BUS) {
-		plan_err(err, errlen,
+		errbuf_printf(err, errlen,
 			 "first root port device %u is out of range (0-31)",
 			 in->first_device);
 		return -EINVAL;
 	}
 	if (in->bus_first > in->bus_last || in->bus_last > 255) {
-		plan_err(err, errlen,
+		errbuf_printf(err, errlen,
 			 "bus range %u-%u is invalid (0-255, first <= last)",
 			 in->bus_first, in->bus_last);
 		return -EINVAL;
 	}
 	if (in->phys_bits < 32 || in->phys_bits > 63) {
-		plan_err(err, errlen,
+		errbuf_printf(err, errlen,
 			 "physical address width of %u bits is out of range "
 			 "(32-63)",
 			 in->phys_bits);
 		return -EINVAL;
 	}
 	if (in->acs_enabled && (in->acs_mask & ~PLAN_ACS_BITS)) {
-		plan_err(err, errlen, "ACS mask 0x%x has bits outside 0x%x",
+		errbuf_printf(err, errlen, "ACS mask 0x%x has bits outside 0x%x",
 			 in->acs_mask, PLAN_ACS_BITS);
 		return -EINVAL;
 	}
 	if (in->low_floor >= in->low_top || in->low_top > PLAN_4GiB) {
-		plan_err(err, errlen,
+		errbuf_printf(err, errlen,
 			 "low MMIO range 0x%" PRIx64 "-0x%" PRIx64
 			 " is invalid (it must lie below 4 GiB)",
 			 in->low_floor, in->low_top);
@@ -556,7 +545,7 @@ static int plan_ports(const struct pci_plan_input *in, struct pci_plan *out,
 	unsigned int i;
 
 	if (n > max) {
-		plan_err(err, errlen,
+		errbuf_printf(err, errlen,
 			 "%u root ports %s: at most %u fit on bus %u (%u "
 			 "devices x 8 functions)",
 			 n,
@@ -566,7 +555,7 @@ static int plan_ports(const struct pci_plan_input *in, struct pci_plan *out,
 		return -E2BIG;
 	}
 	if (in->root_ports && in->root_ports < in->ndevs) {
-		plan_err(err, errlen,
+		errbuf_printf(err, errlen,
 			 "--pcie-root-ports %u is fewer than the %u devices "
 			 "that each need a root port",
 			 in->root_ports, in->ndevs);
@@ -586,7 +575,7 @@ static int plan_ports(const struct pci_plan_input *in, struct pci_plan *out,
 		pp->acs = in->acs_enabled;
 		pp->acs_mask = in->acs_enabled ? in->acs_mask : 0;
 		if (pp->secondary_bus < 0 && pp->dev_index >= 0) {
-			plan_err(err, errlen,
+			errbuf_printf(err, errlen,
 				 "bus range %u-%u leaves no bus number for "
 				 "root port %u, which has a device attached",
 				 in->bus_first, in->bus_last, i);

@@ -9,6 +9,8 @@
 
 #include <linux/virtio_config.h>
 
+#include "devices/textbuf.h"
+
 /*
  * What virtq_pop() refuses (each sets q->broken and consumes nothing):
  * avail->idx more than the queue size ahead; a head or next index outside
@@ -126,18 +128,6 @@ __attribute__((format(printf, 2, 3))) static int walk_fail(struct walk *w,
 	return -EIO;
 }
 
-__attribute__((format(printf, 3, 4))) static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int virtq_init(struct virtq *q, const struct guest_mem *mem, uint16_t size,
 	       uint64_t desc, uint64_t avail, uint64_t used, uint64_t features)
 {
@@ -181,7 +171,7 @@ static int avail_pending(struct virtq *q, char *err, size_t errlen)
 	uint16_t idx, n;
 
 	if (q->broken) {
-		set_err(err, errlen, "queue is broken (needs reset)");
+		errbuf_printf(err, errlen, "queue is broken (needs reset)");
 		return -EIO;
 	}
 	if (!q->size)
@@ -190,7 +180,7 @@ static int avail_pending(struct virtq *q, char *err, size_t errlen)
 	n = idx - q->last_avail;
 	if (n > q->size) {
 		q->broken = true;
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"avail idx %u is %u entries past %u: queue size is %u",
 			idx, n, q->last_avail, q->size);
 		return -EIO;
