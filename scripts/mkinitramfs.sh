@@ -2,13 +2,16 @@
 # mkinitramfs.sh: packs a busybox-static initramfs (newc cpio, gzip) with a given /init and kernel modules.
 #
 # Usage: scripts/mkinitramfs.sh -o OUT.cpio.gz --init FILE [--kernel-dir DIR] [--modules "m1 m2 ..."]
-#                               [--add SRC:DST]...
+#                               [--add SRC:DST]... [--busybox PATH]
 #   --init FILE       becomes /init (mode 0755)
 #   --kernel-dir DIR  a scripts/debian-kernel.sh cache dir (vmlinuz, kver, lib/modules/<kver>/)
 #   --modules LIST    module names (space or comma separated); their dependencies are added and
 #                     modules.dep is made with depmod -b, so busybox modprobe resolves them.
 #                     Modules that are built in or absent are reported and skipped.
 #   --add SRC:DST     copy SRC into the image at DST (absolute path inside the image)
+#   --busybox PATH    a static busybox to use instead of /bin/busybox; one this machine cannot
+#                     run (another architecture's) gets only /bin/sh linked: /init must run
+#                     "/bin/busybox --install -s" first
 # Everything is owned by root (cpio --owner=0:0); no fakeroot needed.
 set -euo pipefail
 
@@ -18,11 +21,11 @@ die() {
 }
 
 usage() {
-	sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
-out="" init="" kdir="" modules="" adds=()
+out="" init="" kdir="" modules="" adds=() busybox=/bin/busybox
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	-o) out="${2:?}"; shift 2 ;;
@@ -30,6 +33,7 @@ while [[ $# -gt 0 ]]; do
 	--kernel-dir) kdir="${2:?}"; shift 2 ;;
 	--modules) modules="${2//,/ }"; shift 2 ;;
 	--add) adds+=("${2:?}"); shift 2 ;;
+	--busybox) busybox="${2:?}"; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "mkinitramfs: unknown argument: $1" >&2; usage ;;
 	esac
@@ -44,7 +48,6 @@ for tool in cpio gzip; do
 	command -v "$tool" >/dev/null || die "$tool not found (run scripts/deps.sh)"
 done
 
-busybox=/bin/busybox
 [[ -x "$busybox" ]] || die "$busybox not found (install busybox-static: scripts/deps.sh)"
 if command -v readelf >/dev/null && readelf -l "$busybox" 2>/dev/null | grep -q 'INTERP'; then
 	die "$busybox is dynamically linked; install busybox-static (scripts/deps.sh)"
@@ -56,9 +59,13 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,etc,mnt,lib/modules}
 chmod 1777 "$stage/tmp"
 cp "$busybox" "$stage/bin/busybox"
+if ! "$busybox" true 2>/dev/null; then
+	echo "mkinitramfs: note: cannot run $busybox here; linking only /bin/sh (/init must run busybox --install -s)" >&2
+	ln -s /bin/busybox "$stage/bin/sh"
+fi
 # One symlink per applet, at the path busybox itself lists (bin/sh, usr/bin/awk, ...).
 # (A pipe, not <(...): the rig's minimal /dev has no /dev/fd.)
-"$busybox" --list-full | while read -r applet; do
+[[ -L "$stage/bin/sh" ]] || "$busybox" --list-full | while read -r applet; do
 	[[ -n "$applet" && "$applet" != bin/busybox ]] || continue
 	[[ -e "$stage/$applet" || -L "$stage/$applet" ]] && continue
 	mkdir -p "$stage/$(dirname "$applet")"
