@@ -3,6 +3,7 @@
 FW_BUILD := $(BUILD)/firmware
 
 -include firmware/tiny/tiny.mk
+-include firmware/tiny-aarch64/tiny.mk
 -include firmware/init/init.mk
 
 firmware: $(FW_TINY_BINS)

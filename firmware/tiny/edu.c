@@ -1,5 +1,6 @@
 /* edu.c: tiny guest mode "edu": drives QEMU's edu device (passed through with --vfio): ID, liveness, DMA both ways through the IOMMU, one MSI into the local APIC. */
 #include "pci.h"
+#include "tiny.h"
 
 #define EDU_VENDOR 0x1234
 #define EDU_DEVICE 0x11e8

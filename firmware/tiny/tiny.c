@@ -146,7 +146,10 @@ static void tiny_run(const struct tiny_boot *b)
 	} else if (str_eq(mode, "acpi")) {
 		mode_acpi(b);
 	} else if (str_eq(mode, "pci")) {
-		tiny_pci(b->rsdp);
+		char list[4] = "0";
+
+		cmdline_get(b->cmdline, "tiny.list", list, sizeof(list));
+		tiny_pci(b->rsdp, str_eq(list, "1"));
 	} else if (str_eq(mode, "virtio")) {
 		tiny_virtio(b->rsdp);
 	} else if (str_eq(mode, "virtio-blk")) {

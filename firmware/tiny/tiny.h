@@ -1,10 +1,8 @@
-/* tiny.h: freestanding helpers for the tiny bare-metal test guests. */
+/* tiny.h: the x86 tiny bare-metal test guest: port I/O, CPUID, what its boot protocols hand over, and its modes. */
 #ifndef TINY_H
 #define TINY_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "lib.h"
 
 static inline void outb(uint16_t port, uint8_t v)
 {
@@ -51,25 +49,14 @@ struct tiny_boot {
 	} mm[32];
 };
 
-void tiny_pci(uint64_t rsdp);
+/* list: one line per function, port (ACS, windows) and BAR (tiny.list=1). */
+void tiny_pci(uint64_t rsdp, bool list);
 void tiny_virtio(uint64_t rsdp);
 /* ro: the disk was given with ,ro (tiny.ro=1). */
 void tiny_virtio_blk(uint64_t rsdp, bool ro);
 /* QEMU's edu device: ID, liveness, DMA both ways, one MSI. */
 void tiny_edu(uint64_t rsdp);
 
-void putc_uart(char c);
 int getc_uart(void);
-void puts_uart(const char *s);
-void put_hex(uint64_t v);
-void put_dec(uint64_t v);
-size_t tiny_strlen(const char *s);
-int tiny_memcmp(const void *a, const void *b, size_t n);
-/* The value of "key=" in the command line, copied into buf; 0 if absent. */
-int cmdline_get(const char *cmdline, const char *key, char *buf, size_t len);
-bool str_eq(const char *a, const char *b);
-
-void poweroff(void) __attribute__((noreturn));
-void halt_forever(void) __attribute__((noreturn));
 
 #endif
