@@ -1,8 +1,28 @@
 # Makefile: builds microvm (CLI), libmicrovm.{a,so}, firmware and tests.
-ARCH ?= $(shell uname -m)
+HOST_ARCH := $(shell uname -m)
+ARCH ?= $(HOST_ARCH)
+# Another ARCH is a cross build (make ARCH=aarch64): its own build tree and
+# toolchain, and only the VMM (CLI and library); firmware and tests are the
+# host's. CROSS_COMPILE names the toolchain prefix; CC=... still wins.
+CROSS := $(if $(filter $(HOST_ARCH),$(ARCH)),,1)
+ifeq ($(CROSS)$(ARCH),1aarch64)
+CROSS_COMPILE ?= aarch64-linux-gnu-
+# libfdt-dev:arm64 cannot sit next to the amd64 one: scripts/deps.sh
+# unpacks its library here instead.
+A64_LIBDIR ?= /usr/local/lib/aarch64-linux-gnu
+LDFLAGS += -L$(A64_LIBDIR)
+endif
+ifneq ($(CROSS_COMPILE),)
+ifeq ($(origin CC),default)
+CC := $(CROSS_COMPILE)gcc
+endif
+ifeq ($(origin AR),default)
+AR := $(CROSS_COMPILE)ar
+endif
+endif
 CC ?= gcc
 SAN ?=
-BUILD ?= build$(if $(SAN),-san)
+BUILD ?= build$(if $(CROSS),-$(ARCH))$(if $(SAN),-san)
 CACHE ?= build/cache
 
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow \
@@ -13,7 +33,9 @@ CFLAGS_BASE += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=a
 LDFLAGS += -fsanitize=$(SAN)
 endif
 CFLAGS += $(CFLAGS_BASE)
-LDLIBS += -luring -lfdt -pthread
+# aarch64 decompresses gzip kernels (Debian's vmlinuz) with zlib.
+ARCH_LDLIBS := $(if $(filter aarch64,$(ARCH)),-lz)
+LDLIBS += -luring -lfdt $(ARCH_LDLIBS) -pthread
 
 LIB_SRCS := $(filter-out vmm/main.c,$(wildcard vmm/*.c)) \
 	$(wildcard devices/*.c devices/*/*.c) \
@@ -24,7 +46,8 @@ CLI_OBJS := $(BUILD)/obj/vmm/main.o
 UNIT_SRCS := $(wildcard tests/unit/*.c tests/unit/$(ARCH)/*.c)
 UNIT_BIN := $(BUILD)/tests/unit
 
-all: $(BUILD)/microvm $(BUILD)/libmicrovm.a $(BUILD)/libmicrovm.so firmware
+all: $(BUILD)/microvm $(BUILD)/libmicrovm.a $(BUILD)/libmicrovm.so \
+	$(if $(CROSS),,firmware)
 
 # Library objects hide everything but the API (include/microvm.h says default).
 $(BUILD)/obj/%.o: %.c
@@ -33,7 +56,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/libmicrovm.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 # The ABI: SONAME libmicrovm.so.0, only microvm_* exported (vmm/libmicrovm.map).
 SOVERSION := 0
@@ -60,7 +83,8 @@ install: all
 	ln -sf libmicrovm.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libmicrovm.so
 	install -m 0644 include/microvm.h $(DESTDIR)$(PREFIX)/include/microvm.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-		-e 's|@VERSION@|$(VERSION)|g' vmm/microvm.pc.in \
+		-e 's|@VERSION@|$(VERSION)|g' \
+		-e 's|@ARCH_LIBS@|$(ARCH_LDLIBS)|g' vmm/microvm.pc.in \
 		>$(DESTDIR)$(LIBDIR)/pkgconfig/microvm.pc
 
 # The CLI links statically unless sanitizing (STATIC=0 to link it dynamically):
@@ -72,6 +96,11 @@ $(BUILD)/microvm: $(CLI_OBJS) $(BUILD)/libmicrovm.a
 
 # ---- firmware: tiny bare-metal guests and the guest /init ----
 include firmware/firmware.mk
+# A cross build makes that arch's guest /init too (its initramfs needs
+# one); the tiny test guests are built by the host's `make` (firmware.mk).
+ifneq ($(CROSS),)
+all: $(INIT_BIN)
+endif
 
 # ---- tests ----
 $(UNIT_BIN): $(UNIT_SRCS) $(BUILD)/libmicrovm.a
@@ -79,9 +108,11 @@ $(UNIT_BIN): $(UNIT_SRCS) $(BUILD)/libmicrovm.a
 	$(CC) $(CFLAGS) -o $@ $(UNIT_SRCS) $(BUILD)/libmicrovm.a $(LDFLAGS) \
 		$(LDLIBS) -lcriterion
 
-# The aarch64 FDT builder is pure, so its L0 tests build and run on any host.
+# The aarch64 FDT builder, Image header parser and page-table walk are pure,
+# so their L0 tests build and run on any host.
 UNIT_FDT_SRCS := $(wildcard tests/unit/fdt/*.c) arch/aarch64/fdt.c \
-	devices/pci/plan.c devices/textbuf.c vmm/parse.c
+	arch/aarch64/image.c arch/aarch64/mmu.c devices/pci/plan.c devices/textbuf.c \
+	vmm/parse.c
 UNIT_FDT_BIN := $(BUILD)/tests/unit-fdt
 $(UNIT_FDT_BIN): $(UNIT_FDT_SRCS) $(wildcard arch/aarch64/*.h) devices/pci/plan.h
 	@mkdir -p $(dir $@)
@@ -94,7 +125,7 @@ $(BUILD)/tests/kvm/%: tests/kvm/%.c $(BUILD)/libmicrovm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmicrovm.a $(LDFLAGS) $(LDLIBS)
 
-.PHONY: FORCE all deps install test test-unit test-kvm test-boot test-rust run guest rig-shell \
+.PHONY: FORCE all deps install test test-unit test-kvm test-boot test-aarch64 test-rust run guest rig-shell \
 	clean format firmware check-format
 
 # ---- benchmark (bench/): bench-launch and the start/stop guest; `make bench` ----
@@ -136,6 +167,10 @@ test-rust: all
 test-boot: all guest
 	BUILD=$(BUILD) tests/boot/run.sh
 
+# The aarch64 layer: the cross build, then the nested aarch64 rig (tests/aarch64).
+test-aarch64: all
+	BUILD=$(BUILD) tests/aarch64/run.sh
+
 # The one test command: every layer, then one summary line.
 test: all $(UNIT_BIN) $(TEST_KVM_BINS) $(if $(SAN),,$(EMBED_SAN))
 	BUILD=$(BUILD) SAN=$(SAN) EMBED_SAN=$(if $(SAN),,$(EMBED_SAN)) tests/run-all.sh
@@ -156,7 +191,7 @@ check-format:
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-aarch64 build-aarch64-san
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
 

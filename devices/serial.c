@@ -4,7 +4,7 @@
 #include <linux/serial_reg.h>
 #include <string.h>
 
-void serial_init(struct serial *s, const struct serial_ops *ops, void *opaque)
+void serial_init(struct serial *s, const struct uart_ops *ops, void *opaque)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_init(&s->lock, NULL);
@@ -207,8 +207,9 @@ void serial_access(void *opaque, uint64_t offset, uint8_t *data,
 	pthread_mutex_unlock(&s->lock);
 }
 
-size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len)
+size_t serial_receive(void *uart, const uint8_t *buf, size_t len)
 {
+	struct serial *s = uart;
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);

@@ -7,20 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SERIAL_RX_BUF 1024
+#include "devices/uart.h"
 
-struct serial_ops {
-	/* Transmit bytes (called with the device lock held). */
-	void (*tx)(void *opaque, const uint8_t *buf, size_t len);
-	/* Set the interrupt line level. */
-	void (*irq)(void *opaque, int level);
-	/* The guest drained receive data: more input can be accepted. */
-	void (*rx_space)(void *opaque);
-};
+#define SERIAL_RX_BUF 1024
 
 struct serial {
 	pthread_mutex_t lock;
-	const struct serial_ops *ops;
+	const struct uart_ops *ops;
 	void *opaque;
 
 	uint8_t ier, lcr, mcr, lsr, msr, scr, fcr;
@@ -33,17 +26,14 @@ struct serial {
 	size_t rx_head, rx_count;
 };
 
-void serial_init(struct serial *s, const struct serial_ops *ops, void *opaque);
+void serial_init(struct serial *s, const struct uart_ops *ops, void *opaque);
 void serial_destroy(struct serial *s);
 
 /* Bus access callback; `opaque` is the struct serial. */
 void serial_access(void *opaque, uint64_t offset, uint8_t *data,
 		   unsigned int len, bool is_write);
 
-/*
- * Queue received bytes; returns how many were accepted. When fewer than
- * `len` fit, ops->rx_space() is called once room frees up.
- */
-size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len);
+/* Queue received bytes (a uart_receive_fn; `uart` is the struct serial). */
+size_t serial_receive(void *uart, const uint8_t *buf, size_t len);
 
 #endif

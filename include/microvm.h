@@ -116,11 +116,16 @@ struct microvm_config {
 	size_t size;
 
 	/* Guest */
-	const char
-		*kernel; /* bzImage or ELF vmlinux with a PVH note (required) */
+	/*
+	 * Required. x86_64: a bzImage or an ELF vmlinux with a PVH note;
+	 * aarch64: an Image, or one compressed with gzip (Debian's vmlinuz).
+	 */
+	const char *kernel;
 	const char *initrd; /* optional */
-	const char *cmdline; /* NULL: MICROVM_DEFAULT_CMDLINE */
-	unsigned int cpus; /* 1..MICROVM_MAX_CPUS, default 1 */
+	/* NULL: MICROVM_DEFAULT_CMDLINE (x86_64), _AARCH64 (aarch64) */
+	const char *cmdline;
+	/* 1..MICROVM_MAX_CPUS (aarch64: 1..123, the GIC's room), default 1 */
+	unsigned int cpus;
 	uint64_t memory; /* bytes, default 256 MiB */
 	bool hugepages; /* back guest RAM with MAP_HUGETLB memfd */
 	/*
@@ -165,7 +170,10 @@ struct microvm_config {
 	const char *const *pci_testdevs;
 	unsigned int n_pci_testdevs;
 
-	/* Console: a 16550 UART at 0x3f8 (IRQ 4) on x86. */
+	/*
+	 * Console: a 16550 UART at 0x3f8 (IRQ 4) on x86, a PL011 at 0x9000000
+	 * (SPI 1) on aarch64.
+	 */
 	enum microvm_console console;
 	int console_in_fd; /* -1: no input */
 	int console_out_fd; /* -1: output discarded */
@@ -212,10 +220,19 @@ struct microvm_config {
 	 * process's cgroup, instead of as the guest first touches it.
 	 */
 	bool prefault;
+
+	/*
+	 * aarch64: write the device tree blob the guest boots with to this
+	 * file once microvm_create() has built it (`dtc -I dtb` reads it).
+	 * x86_64 has no device tree: microvm_create() refuses it. NULL: none.
+	 */
+	const char *dump_fdt;
 };
 
 #define MICROVM_MAX_CPUS	254
 #define MICROVM_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+/* aarch64: the PL011, and earlycon on it (no firmware to show a failure). */
+#define MICROVM_DEFAULT_CMDLINE_AARCH64 "console=ttyAMA0 earlycon panic=-1"
 
 /* Why the VM stopped. */
 enum microvm_exit_reason {

@@ -13,6 +13,15 @@ struct vcpu;
 /* Check the KVM capabilities this arch needs; log what is missing. */
 int arch_check_kvm(struct vm *vm);
 
+/*
+ * The machine type KVM_CREATE_VM gets (x86: 0; arm64: the guest physical
+ * address width). Called after arch_check_kvm(), before the VM exists.
+ */
+unsigned long arch_vm_type(struct vm *vm);
+
+/* The kernel command line when the config gives none. */
+const char *arch_default_cmdline(void);
+
 struct pci_plan_input;
 
 /*
@@ -40,6 +49,21 @@ int arch_irq_default_routes(struct kvm_irq_routing_entry *out,
  */
 unsigned int arch_pci_intx_gsi(unsigned int device, unsigned int pin);
 
+/*
+ * The `irq` field of KVM_IRQ_LINE for interrupt line `gsi` of the
+ * in-kernel irqchip (x86: the GSI; arm64: an SPI, which KVM_IRQ_LINE
+ * names by type and INTID rather than through the GSI routing).
+ */
+uint32_t arch_irq_line_number(unsigned int gsi);
+
+/*
+ * Complete MSI route `e` for a device whose messages carry requester ID
+ * `devid` (bus << 8 | devfn): an arm64 ITS tells devices apart by it
+ * (KVM_MSI_VALID_DEVID); x86 needs nothing.
+ */
+void arch_msi_route_devid(struct vm *vm, struct kvm_irq_routing_entry *e,
+			  uint32_t devid);
+
 /* Minimum guest RAM this arch can lay out, in bytes. */
 uint64_t arch_min_memory(void);
 
@@ -53,8 +77,18 @@ int arch_vm_init(struct vm *vm);
 /* Load kernel, initrd and command line; write boot tables. */
 int arch_load_kernel(struct vm *vm);
 
-/* Per-vCPU set-up: CPUID, MSRs, registers, local APIC. */
+/*
+ * Per-vCPU set-up (x86: CPUID, MSRs, registers, local APIC; arm64:
+ * KVM_ARM_VCPU_INIT, the boot vCPU's registers).
+ */
 int arch_vcpu_init(struct vcpu *vcpu);
+
+/*
+ * After every vCPU exists and is initialised, before any runs: what needs
+ * them all (arm64: initialise the GIC, write the device tree with the
+ * vCPUs' MPIDRs).
+ */
+int arch_vcpus_created(struct vm *vm);
 
 /*
  * Handle a KVM exit reason the generic loop does not know. Returns 0 to
@@ -66,7 +100,8 @@ int arch_vcpu_exit(struct vcpu *vcpu);
  * On the vCPU's thread: 1 if it is halted (KVM_MP_STATE_HALTED or the
  * arch's equivalent) with interrupts masked, so that only another vCPU
  * could wake it (x86: HLT with RFLAGS.IF clear, or an AP still
- * waiting for INIT/SIPI); 0 if not; -errno.
+ * waiting for INIT/SIPI; arm64: powered off through PSCI, see
+ * arch/aarch64/cpu.c); 0 if not; -errno.
  */
 int arch_vcpu_halted_irqs_off(struct vcpu *vcpu);
 

@@ -1,4 +1,4 @@
-/* console.c: UART <-> fds: output through a bounded buffer, input through the event loop, the escape key. */
+/* console.c: the console UART (16550 or PL011) <-> fds: output through a bounded buffer, input through the event loop, the escape key. */
 #include "vmm/console.h"
 
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "devices/serial.h"
+#include "devices/uart.h"
 #include "vmm/evloop.h"
 #include "vmm/vm.h"
 
@@ -46,6 +46,10 @@ struct console {
 	bool escape_seen;
 	int space_efd; /* the UART has room again */
 	struct ev_source *in_src;
+	/* The board's UART (console_attach_uart), its interrupt line. */
+	uart_receive_fn uart_receive;
+	void *uart;
+	unsigned int uart_gsi;
 	/* Input read but not yet accepted by the UART. */
 	uint8_t pending[256];
 	size_t pending_off, pending_len;
@@ -293,7 +297,7 @@ static void console_irq(void *opaque, int level)
 {
 	struct console *c = opaque;
 
-	vm_irq_line(c->vm, c->vm->serial_gsi, level);
+	vm_irq_line(c->vm, c->uart_gsi, level);
 }
 
 static void console_rx_space(void *opaque)
@@ -305,19 +309,31 @@ static void console_rx_space(void *opaque)
 	(void)!write(c->space_efd, &one, sizeof(one));
 }
 
-static const struct serial_ops console_serial_ops = {
+const struct uart_ops console_uart_ops = {
 	.tx = console_tx,
 	.irq = console_irq,
 	.rx_space = console_rx_space,
 };
 
+void console_attach_uart(struct vm *vm, uart_receive_fn receive, void *uart,
+			 unsigned int gsi)
+{
+	struct console *c = vm->console;
+
+	c->uart_receive = receive;
+	c->uart = uart;
+	c->uart_gsi = gsi;
+}
+
 /* Push pending input into the UART; true when all of it went in. */
 static bool console_flush_pending(struct console *c)
 {
+	/* No UART to take it (a board bug): input is dropped, not queued. */
+	if (!c->uart_receive)
+		c->pending_off = c->pending_len;
 	while (c->pending_off < c->pending_len) {
-		size_t n = serial_receive(c->vm->serial,
-					  c->pending + c->pending_off,
-					  c->pending_len - c->pending_off);
+		size_t n = c->uart_receive(c->uart, c->pending + c->pending_off,
+					   c->pending_len - c->pending_off);
 		if (!n)
 			return false;
 		c->pending_off += n;
@@ -394,11 +410,6 @@ int console_create(struct vm *vm)
 
 	if (!c)
 		return -ENOMEM;
-	vm->serial = calloc(1, sizeof(*vm->serial));
-	if (!vm->serial) {
-		r = -ENOMEM;
-		goto err_free;
-	}
 	c->vm = vm;
 	c->in_fd = vm->cfg.console_in_fd;
 	c->out_fd = vm->cfg.console_out_fd;
@@ -408,7 +419,7 @@ int console_create(struct vm *vm)
 	c->space_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->space_efd < 0) {
 		r = -errno;
-		goto err_serial;
+		goto err_free;
 	}
 	c->out_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	c->out_buf = malloc(CONSOLE_OUT_BUF);
@@ -418,7 +429,6 @@ int console_create(struct vm *vm)
 	}
 	pthread_mutex_init(&c->out_lock, NULL);
 	console_out_setup(c);
-	serial_init(vm->serial, &console_serial_ops, c);
 	vm->console = c;
 	return 0;
 
@@ -427,9 +437,6 @@ err_efd:
 		close(c->out_efd);
 	free(c->out_buf);
 	close(c->space_efd);
-err_serial:
-	free(vm->serial);
-	vm->serial = NULL;
 err_free:
 	free(c);
 	return r;
@@ -464,11 +471,6 @@ void console_destroy(struct vm *vm)
 {
 	struct console *c = vm->console;
 
-	if (vm->serial) {
-		serial_destroy(vm->serial);
-		free(vm->serial);
-		vm->serial = NULL;
-	}
 	if (!c)
 		return;
 	close(c->space_efd);

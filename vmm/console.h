@@ -6,10 +6,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "devices/uart.h"
+
 struct vm;
 
-/* Create vm->serial and vm->console from vm->cfg; 0 or -errno. */
+/* Create vm->console from vm->cfg; 0 or -errno. */
 __attribute__((warn_unused_result)) int console_create(struct vm *vm);
+
+/*
+ * The console UART's side of the console: the board code creates its UART
+ * model (devices/serial.c, devices/pl011.c) with these ops and
+ * vm->console as their opaque, so output goes through the bounded buffer
+ * below and the interrupt to the line console_attach_uart() names.
+ */
+extern const struct uart_ops console_uart_ops;
+
+/*
+ * Feed console input to `uart` with `receive`; its interrupt is line `gsi`
+ * (vm_irq_line). After console_create(), before console_start().
+ */
+void console_attach_uart(struct vm *vm, uart_receive_fn receive, void *uart,
+			 unsigned int gsi);
 
 /* Start reading input on the event loop (after the loop exists). */
 __attribute__((warn_unused_result)) int console_start(struct vm *vm);

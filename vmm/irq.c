@@ -66,8 +66,8 @@ int vm_msi_gsi_alloc(struct vm *vm, unsigned int *gsi)
 	return r;
 }
 
-int vm_msi_route(struct vm *vm, unsigned int gsi, uint64_t addr,
-		 uint32_t data)
+int vm_msi_route(struct vm *vm, unsigned int gsi, uint64_t addr, uint32_t data,
+		 uint32_t devid)
 {
 	struct vm_irq *irq = &vm->irq;
 	struct kvm_irq_routing_entry *e = NULL;
@@ -90,6 +90,7 @@ int vm_msi_route(struct vm *vm, unsigned int gsi, uint64_t addr,
 	e->u.msi.address_lo = (uint32_t)addr;
 	e->u.msi.address_hi = (uint32_t)(addr >> 32);
 	e->u.msi.data = data;
+	arch_msi_route_devid(vm, e, devid);
 	r = vm_irq_push(vm);
 	pthread_mutex_unlock(&irq->lock);
 	return r;

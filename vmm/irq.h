@@ -26,9 +26,13 @@ void vm_irq_destroy(struct vm *vm);
 __attribute__((warn_unused_result)) int vm_msi_gsi_alloc(struct vm *vm,
 							 unsigned int *gsi);
 
-/* Point `gsi` at the MSI message (address, data); pushes the table. */
+/*
+ * Point `gsi` at the MSI message (address, data) of the device with
+ * requester ID `devid` (pci_function_requester_id); pushes the table.
+ */
 __attribute__((warn_unused_result)) int
-vm_msi_route(struct vm *vm, unsigned int gsi, uint64_t addr, uint32_t data);
+vm_msi_route(struct vm *vm, unsigned int gsi, uint64_t addr, uint32_t data,
+	     uint32_t devid);
 
 /* Inject GSI `gsi` whenever `efd` is written. */
 __attribute__((warn_unused_result)) int

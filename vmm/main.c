@@ -60,17 +60,21 @@ static struct cli *cli_for_crash;
 static const char usage_run[] =
 	"Usage: microvm run --kernel PATH [OPTIONS]\n"
 	"\n"
-	"Boot a Linux kernel (bzImage, or ELF vmlinux with a PVH note) in a\n"
-	"KVM microVM. The process lives exactly as long as the guest.\n"
+	"Boot a Linux kernel in a KVM microVM (x86_64: a bzImage, or an ELF\n"
+	"vmlinux with a PVH note; aarch64: an Image, or a gzip-compressed one\n"
+	"such as Debian's vmlinuz). The process lives exactly as long as the\n"
+	"guest.\n"
 	"\n"
 	"Options:\n"
 	"  --kernel PATH           kernel image (required)\n"
 	"  --initrd PATH           initramfs / initrd\n"
-	"  --cmdline STR           kernel command line (default: "
-	"\"" MICROVM_DEFAULT_CMDLINE "\")\n"
+	"  --cmdline STR           kernel command line (default on x86_64:\n"
+	"                          \"" MICROVM_DEFAULT_CMDLINE "\", on "
+	"aarch64:\n"
+	"                          \"" MICROVM_DEFAULT_CMDLINE_AARCH64 "\")\n"
 	"  --cpus N                vCPUs, 1.."
 	"254"
-	" (default 1)\n"
+	" (aarch64: 1..123; default 1)\n"
 	"  --memory SIZE[,hugepages=on][,prefault=on][,charge-cgroup=PATH]\n"
 	"                          guest RAM, e.g. 512M or 2G; a bare number "
 	"is MiB\n"
@@ -88,13 +92,18 @@ static const char usage_run[] =
 	"                          below this process's own, so its cpu.max "
 	"limits them\n"
 	"                          and not the VMM's other threads\n"
-	"  --cpu-features LIST     CPUID changes, e.g. -cx16,-xsave (Linux "
-	"flag names)\n"
+	"  --cpu-features LIST     x86 CPUID changes, e.g. -cx16,-xsave (Linux "
+	"names)\n"
 	"  --console MODE          stdio (default), file:PATH, or none; the "
 	"console is a\n"
-	"                          16550 UART (ttyS0). On a terminal, Ctrl-A x "
-	"stops the VM\n"
-	"                          and Ctrl-A Ctrl-A sends Ctrl-A.\n"
+	"                          16550 UART (ttyS0; aarch64: a PL011, "
+	"ttyAMA0). On a\n"
+	"                          terminal, Ctrl-A x stops the VM and Ctrl-A "
+	"Ctrl-A\n"
+	"                          sends Ctrl-A.\n"
+	"  --dump-fdt PATH         aarch64: write the device tree blob the "
+	"guest boots\n"
+	"                          with to PATH (dtc -I dtb PATH shows it)\n"
 	"  --log-level LEVEL       error, warn (default), info or debug; logs "
 	"go to stderr\n"
 	"  -h, --help              show this help\n"
@@ -320,6 +329,7 @@ enum {
 	OPT_VIRTIO_CONSOLE,
 	OPT_VFIO,
 	OPT_VCPU_CGROUP,
+	OPT_DUMP_FDT,
 };
 
 static const struct option run_options[] = {
@@ -346,6 +356,7 @@ static const struct option run_options[] = {
 	{"virtio-console", no_argument, NULL, OPT_VIRTIO_CONSOLE},
 	{"vfio", required_argument, NULL, OPT_VFIO},
 	{"vcpu-cgroup", required_argument, NULL, OPT_VCPU_CGROUP},
+	{"dump-fdt", required_argument, NULL, OPT_DUMP_FDT},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -544,6 +555,9 @@ static int parse_run_args(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_VCPU_CGROUP:
 			c->cfg.vcpu_cgroup = optarg;
+			break;
+		case OPT_DUMP_FDT:
+			c->cfg.dump_fdt = optarg;
 			break;
 		case OPT_CONSOLE:
 			if (strcmp(optarg, "stdio") && strcmp(optarg, "none") &&

@@ -44,16 +44,16 @@ const char *kvm_exit_reason_name(unsigned int reason)
 		[24] = "system_event",
 		[26] = "ioapic_eoi",
 		[27] = "hyperv",
-		[29] = "arm_nisv",
-		[30] = "x86_rdmsr",
-		[31] = "x86_wrmsr",
-		[32] = "dirty_ring_full",
-		[33] = "ap_reset_hold",
-		[34] = "x86_bus_lock",
-		[35] = "xen",
-		[36] = "riscv_sbi",
-		[37] = "riscv_csr",
-		[38] = "notify",
+		[28] = "arm_nisv",
+		[29] = "x86_rdmsr",
+		[30] = "x86_wrmsr",
+		[31] = "dirty_ring_full",
+		[32] = "ap_reset_hold",
+		[33] = "x86_bus_lock",
+		[34] = "xen",
+		[35] = "riscv_sbi",
+		[36] = "riscv_csr",
+		[37] = "notify",
 	};
 
 	if (reason < sizeof(names) / sizeof(names[0]) && names[reason])
@@ -92,9 +92,18 @@ static double ms(uint64_t ns)
 int vm_stats_format_json(const struct vm_stats_view *v, char *buf, size_t len)
 {
 	static const char *const phase_names[VM_PH_COUNT] = {
-		"create",  "kvm_open",	    "vm_created", "memory",
-		"dma_map", "devices",	    "kernel",	  "vcpus",
-		"start",   "first_kvm_run", "stop",	  "joined",
+		[VM_PH_CREATE] = "create",
+		[VM_PH_KVM_OPEN] = "kvm_open",
+		[VM_PH_VM_CREATED] = "vm_created",
+		[VM_PH_MEMORY] = "memory",
+		[VM_PH_DMA] = "dma_map",
+		[VM_PH_KERNEL] = "kernel",
+		[VM_PH_VCPUS] = "vcpus",
+		[VM_PH_DEVICES] = "devices",
+		[VM_PH_START] = "start",
+		[VM_PH_FIRST_RUN] = "first_kvm_run",
+		[VM_PH_STOP] = "stop",
+		[VM_PH_JOINED] = "joined",
 	};
 	uint64_t total[VM_EXIT_REASONS] = {0}, all = 0;
 	uint64_t t0 = v->phase[VM_PH_CREATE];

@@ -12,9 +12,9 @@ enum vm_phase {
 	VM_PH_VM_CREATED, /* KVM_CREATE_VM done */
 	VM_PH_MEMORY, /* guest RAM mapped into KVM */
 	VM_PH_DMA, /* guest RAM mapped for passed-through devices' DMA */
-	VM_PH_DEVICES, /* irqchip, platform and PCI devices */
 	VM_PH_KERNEL, /* kernel, initrd and boot tables loaded */
-	VM_PH_VCPUS, /* vCPUs created and set up */
+	VM_PH_VCPUS, /* vCPUs created and set up (and the arm64 GIC) */
+	VM_PH_DEVICES, /* PCI devices (after the vCPUs: arm64's irqfds) */
 	VM_PH_START, /* microvm_start() */
 	VM_PH_FIRST_RUN, /* vCPU 0 enters KVM_RUN the first time */
 	VM_PH_STOP, /* the reason to stop was recorded */

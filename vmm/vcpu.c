@@ -41,19 +41,22 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id)
 			strerror(-r));
 		goto err_close;
 	}
-	r = arch_vcpu_init(vcpu);
-	if (r < 0)
-		goto err_unmap;
-	halt_watch_vcpu_init(vcpu);
 	return 0;
 
-err_unmap:
-	munmap(vcpu->run, (size_t)vm->vcpu_mmap_size);
-	vcpu->run = NULL;
 err_close:
 	close(vcpu->fd);
 	vcpu->fd = -1;
 	return r;
+}
+
+int vcpu_init(struct vcpu *vcpu)
+{
+	int r = arch_vcpu_init(vcpu);
+
+	if (r < 0)
+		return r;
+	halt_watch_vcpu_init(vcpu);
+	return 0;
 }
 
 void vcpu_destroy(struct vcpu *vcpu)

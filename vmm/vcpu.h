@@ -5,9 +5,16 @@
 struct vm;
 struct vcpu;
 
-/* KVM_CREATE_VCPU, map kvm_run, then arch set-up. */
+/* KVM_CREATE_VCPU and map kvm_run. */
 __attribute__((warn_unused_result)) int
 vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id);
+
+/*
+ * The arch set-up and the halt watch of a created vCPU, once every vCPU
+ * exists: arm64's KVM_ARM_VCPU_INIT asks for that (api.rst: "all vcpus
+ * should be created before this ioctl is invoked").
+ */
+__attribute__((warn_unused_result)) int vcpu_init(struct vcpu *vcpu);
 void vcpu_destroy(struct vcpu *vcpu);
 
 /* Start the thread (signals blocked as the caller arranged). */

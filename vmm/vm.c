@@ -289,7 +289,8 @@ int vm_timings_json(struct vm *vm, char *buf, size_t len)
 
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level)
 {
-	struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)level};
+	struct kvm_irq_level irq = {.irq = arch_irq_line_number(gsi),
+				    .level = (uint32_t)level};
 
 	return kvm_ioctl(&vm->log, "irq", vm->vm_fd, KVM_IRQ_LINE, &irq);
 }
@@ -324,6 +325,7 @@ static void vm_config_free(struct vm_config *c)
 	free(c->cpu_features);
 	free(c->memory_cgroup);
 	free(c->vcpu_cgroup);
+	free(c->dump_fdt);
 }
 
 /* Deep copies of the virtio device lists; the strings stay ours. */
@@ -488,8 +490,8 @@ static int vm_config_copy(struct vm *vm, const struct microvm_config *in,
 		return r;
 	c->kernel = dup_or_null(in->kernel);
 	c->initrd = dup_or_null(in->initrd);
-	c->cmdline =
-		strdup(in->cmdline ? in->cmdline : MICROVM_DEFAULT_CMDLINE);
+	c->cmdline = strdup(in->cmdline ? in->cmdline : arch_default_cmdline());
+	c->dump_fdt = dup_or_null(in->dump_fdt);
 	c->cpu_features = dup_or_null(in->cpu_features);
 	c->memory_cgroup = dup_or_null(in->memory_cgroup);
 	c->vcpu_cgroup = dup_or_null(in->vcpu_cgroup);
@@ -497,7 +499,8 @@ static int vm_config_copy(struct vm *vm, const struct microvm_config *in,
 	    (in->initrd && !c->initrd) ||
 	    (in->cpu_features && !c->cpu_features) ||
 	    (in->memory_cgroup && !c->memory_cgroup) ||
-	    (in->vcpu_cgroup && !c->vcpu_cgroup))
+	    (in->vcpu_cgroup && !c->vcpu_cgroup) ||
+	    (in->dump_fdt && !c->dump_fdt))
 		return -ENOMEM;
 	c->cpus = in->cpus;
 	c->memory = in->memory;
@@ -530,7 +533,8 @@ static int vm_open_kvm(struct vm *vm)
 		if (r == -ENOENT)
 			log_err(&vm->log, "kvm",
 				"/dev/kvm does not exist: this host has no "
-				"KVM (load kvm_intel or kvm_amd, or enable "
+				"KVM (x86: load kvm_intel or kvm_amd; arm64: "
+				"the host kernel must boot at EL2; or enable "
 				"virtualization in the firmware)");
 		else if (r == -EACCES || r == -EPERM)
 			log_err(&vm->log, "kvm",
@@ -575,7 +579,8 @@ static int vm_create_kvm_vm(struct vm *vm)
 		r = arch_check_kvm(vm);
 	if (r)
 		return r;
-	r = kvm_ioctl(&vm->log, "kvm", vm->kvm_fd, KVM_CREATE_VM, 0);
+	r = kvm_ioctl(&vm->log, "kvm", vm->kvm_fd, KVM_CREATE_VM,
+		      arch_vm_type(vm));
 	if (r < 0)
 		return r;
 	vm->vm_fd = r;
@@ -759,6 +764,11 @@ static int vm_create_vcpus(struct vm *vm)
 			return r;
 		vm->ncpus++;
 	}
+	for (unsigned int i = 0; i < vm->ncpus; i++) {
+		r = vcpu_init(&vm->vcpus[i]);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -795,19 +805,25 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 	if (!r)
 		r = vm_irq_init(vm);
 	if (!r)
-		r = pci_host_create(vm, vm->ecam_base, &vm->pci);
-	if (!r) {
-		vm_phase(vm, VM_PH_DEVICES);
 		r = arch_load_kernel(vm);
-	}
 	if (!r) {
 		vm_phase(vm, VM_PH_KERNEL);
 		r = vm_create_vcpus(vm);
 	}
 	if (!r)
+		r = arch_vcpus_created(vm);
+	if (!r)
 		r = halt_watch_start(vm);
+	/*
+	 * Devices after the vCPUs: an arm64 VM takes irqfds only once its
+	 * GIC is initialised, which needs every vCPU (arch_vcpus_created).
+	 */
 	if (!r) {
 		vm_phase(vm, VM_PH_VCPUS);
+		r = pci_host_create(vm, vm->ecam_base, &vm->pci);
+	}
+	if (!r) {
+		vm_phase(vm, VM_PH_DEVICES);
 		r = console_start(vm);
 	}
 	if (!r && vm->cfg.on_exit) {

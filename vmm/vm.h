@@ -60,6 +60,7 @@ struct vm_config {
 	char *memory_cgroup; /* NULL: charged to this process's cgroup */
 	char *vcpu_cgroup; /* NULL: vCPUs stay in the process's cgroup */
 	char *cpu_features;
+	char *dump_fdt; /* write the device tree blob here (aarch64), or NULL */
 	int console_in_fd;
 	int console_out_fd;
 	unsigned char console_escape;
@@ -111,10 +112,8 @@ struct vm {
 	bool loop_started;
 	atomic_bool loop_returned; /* the loop thread left our code */
 
-	struct serial *serial;
 	struct virtio_con *vcon; /* --virtio-console, for resizes */
-	unsigned int serial_gsi;
-	struct console *console;
+	struct console *console; /* console fds; the UART is the board's */
 
 	struct arch_vm *arch;
 

@@ -49,6 +49,7 @@ void fdt_machine_init(struct fdt_machine *m)
 	m->uart_clock_hz = AARCH64_UART_CLOCK_HZ;
 	m->boot_timer = true;
 	m->boot_timer_base = AARCH64_BOOT_TIMER_BASE;
+	m->pvpanic_base = AARCH64_PVPANIC_BASE;
 	m->ecam_base = AARCH64_PCI_ECAM_BASE;
 	m->bus_first = 0;
 	m->bus_last = 255;
@@ -74,6 +75,7 @@ enum {
 	FM_R_ITS,
 	FM_R_UART,
 	FM_R_BOOT_TIMER,
+	FM_R_PVPANIC,
 	FM_R_ECAM,
 	FM_R_PCI_LOW,
 	FM_R_PCI_HIGH,
@@ -115,6 +117,11 @@ static bool fm_region(const struct fdt_machine *m, unsigned int i,
 		snprintf(r->name, sizeof(r->name), "boot timer");
 		r->base = m->boot_timer_base;
 		r->size = m->boot_timer ? AARCH64_BOOT_TIMER_SIZE : 0;
+		break;
+	case FM_R_PVPANIC:
+		snprintf(r->name, sizeof(r->name), "pvpanic");
+		r->base = m->pvpanic_base;
+		r->size = m->pvpanic ? AARCH64_PVPANIC_SIZE : 0;
 		break;
 	case FM_R_ECAM:
 		snprintf(r->name, sizeof(r->name), "PCIe ECAM");
@@ -516,6 +523,17 @@ static void fm_boot_timer(struct fm_writer *w, const struct fdt_machine *m)
 	fm_end(w);
 }
 
+static void fm_pvpanic(struct fm_writer *w, const struct fdt_machine *m)
+{
+	if (!m->pvpanic)
+		return;
+	/* Linux's pvpanic-mmio driver reports panics here (it is a module). */
+	fm_begin(w, "pvpanic@%" PRIx64, m->pvpanic_base);
+	fm_str(w, "compatible", "qemu,pvpanic-mmio");
+	fm_reg1(w, m->pvpanic_base, AARCH64_PVPANIC_SIZE);
+	fm_end(w);
+}
+
 /* One ranges entry: PCI address (3 cells) = CPU address (2), size (2). */
 static fdt32_t *fm_pci_range(fdt32_t *c, uint32_t space,
 			     const struct pci_plan_window *win)
@@ -639,6 +657,7 @@ int fdt_machine_build(const struct fdt_machine *m, void *buf, size_t len,
 	fm_timer(&w);
 	fm_uart(&w, m);
 	fm_boot_timer(&w, m);
+	fm_pvpanic(&w, m);
 	fm_pci(&w, m);
 	fm_chosen(&w, m);
 	fm_end(&w);

@@ -28,6 +28,7 @@
  *   /apb-pclk         fixed clock of the UART
  *   /pl011@BASE       "arm,pl011", "arm,primecell", SPI uart_spi
  *   /boot-timer@BASE  "microvm,boot-timer" (if boot_timer)
+ *   /pvpanic@BASE     "qemu,pvpanic-mmio" (if pvpanic)
  *   /pcie@ECAM        "pci-host-ecam-generic" (see below)
  *   /chosen           bootargs, stdout-path = the UART, initrd if any
  *
@@ -85,6 +86,9 @@ struct fdt_machine {
 
 	bool boot_timer; /* describe the boot-timer marker device */
 	uint64_t boot_timer_base;
+
+	bool pvpanic; /* describe the pvpanic device (off in the reference) */
+	uint64_t pvpanic_base;
 
 	uint64_t ecam_base; /* config space of bus_first */
 	unsigned int bus_first, bus_last;

@@ -10,6 +10,7 @@
  *   0x080a0000  GICv3 redistributors         128 KiB per vCPU, up to the UART
  *   0x09000000  PL011 UART                     4 KiB, SPI 1
  *   0x09010000  boot-timer marker device       4 KiB
+ *   0x09020000  pvpanic (MMIO)                 2 bytes
  *   0x30000000  PCIe ECAM                    256 MiB (buses 0-255)
  *   0x40000000  PCIe low MMIO window range     1 GiB (32-bit, non-prefetchable)
  *   0x80000000  RAM                          up to the high window
@@ -45,6 +46,10 @@
 
 #define AARCH64_BOOT_TIMER_BASE 0x09010000ull
 #define AARCH64_BOOT_TIMER_SIZE 0x1000ull
+
+/* QEMU's pvpanic-mmio: one event byte; Linux's pvpanic-mmio module binds it. */
+#define AARCH64_PVPANIC_BASE 0x09020000ull
+#define AARCH64_PVPANIC_SIZE 0x2ull
 
 /* ECAM base is the config space of bus_first (as vm->ecam_base on x86). */
 #define AARCH64_PCI_ECAM_BASE 0x30000000ull

@@ -20,6 +20,7 @@
 #include "devices/pvpanic.h"
 #include "devices/serial.h"
 #include "vmm/arch.h"
+#include "vmm/console.h"
 #include "vmm/kvm.h"
 #include "vmm/parse.h"
 #include "vmm/util.h"
@@ -59,6 +60,8 @@ struct arch_vm {
 	bool has_edits;
 	pthread_mutex_t cf8_lock;
 	uint32_t cf8; /* PCI configuration address latch */
+	struct serial serial; /* COM1, the console UART */
+	bool serial_init;
 	bool pvh;
 	uint64_t entry;
 	uint64_t boot_info; /* zero page or hvm_start_info */
@@ -100,6 +103,16 @@ int arch_check_kvm(struct vm *vm)
 		}
 	}
 	return x86_get_supported_cpuid(vm);
+}
+
+unsigned long arch_vm_type(struct vm *vm)
+{
+	return 0;
+}
+
+const char *arch_default_cmdline(void)
+{
+	return MICROVM_DEFAULT_CMDLINE;
 }
 
 /* ECAM sits above the low window, below the IOAPIC and LAPIC. */
@@ -166,6 +179,17 @@ int arch_irq_default_routes(struct kvm_irq_routing_entry *out,
 unsigned int arch_pci_intx_gsi(unsigned int device, unsigned int pin)
 {
 	return 16 + (device + pin - 1) % 8;
+}
+
+uint32_t arch_irq_line_number(unsigned int gsi)
+{
+	return gsi;
+}
+
+/* x86 MSIs name their target in address and data; no device ID. */
+void arch_msi_route_devid(struct vm *vm, struct kvm_irq_routing_entry *e,
+			  uint32_t devid)
+{
 }
 
 uint64_t arch_min_memory(void)
@@ -356,8 +380,19 @@ int arch_vm_init(struct vm *vm)
 {
 	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	uint64_t ident = X86_IDENTITY_MAP_ADDR;
+	struct arch_vm *a;
 	int r;
 
+	if (vm->cfg.dump_fdt) {
+		log_err(&vm->log, "vm",
+			"--dump-fdt: x86_64 describes the machine with ACPI "
+			"tables, not a device tree");
+		return -EINVAL;
+	}
+	r = x86_arch_alloc(vm);
+	if (r < 0)
+		return r;
+	a = vm->arch;
 	r = kvm_ioctl(&vm->log, "vm", vm->vm_fd, KVM_SET_TSS_ADDR,
 		      X86_TSS_ADDR);
 	if (r < 0)
@@ -379,8 +414,10 @@ int arch_vm_init(struct vm *vm)
 	if (r < 0)
 		return r;
 
-	vm->serial_gsi = X86_COM1_IRQ;
-	r = x86_add_pio(vm, X86_COM1_PORT, 8, serial_access, vm->serial,
+	serial_init(&a->serial, &console_uart_ops, vm->console);
+	a->serial_init = true;
+	console_attach_uart(vm, serial_receive, &a->serial, X86_COM1_IRQ);
+	r = x86_add_pio(vm, X86_COM1_PORT, 8, serial_access, &a->serial,
 			"serial");
 	if (!r)
 		r = x86_add_pio(vm, X86_PVPANIC_PORT, 1, pvpanic_access, vm,
@@ -1034,6 +1071,12 @@ int arch_vcpu_init(struct vcpu *vcpu)
 	return r;
 }
 
+/* Nothing waits for all vCPUs: ACPI tables were written with the kernel. */
+int arch_vcpus_created(struct vm *vm)
+{
+	return 0;
+}
+
 int arch_vcpu_exit(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -1132,6 +1175,8 @@ void arch_vm_destroy(struct vm *vm)
 	if (!vm->arch)
 		return;
 	pthread_mutex_destroy(&vm->arch->cf8_lock);
+	if (vm->arch->serial_init)
+		serial_destroy(&vm->arch->serial);
 	free(vm->arch->cpuid);
 	free(vm->arch);
 	vm->arch = NULL;

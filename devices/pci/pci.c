@@ -59,6 +59,19 @@ int pci_root_add_endpoint(struct pci_root *r, struct pci_function *port,
 	return 0;
 }
 
+uint16_t pci_function_requester_id(const struct pci_function *f)
+{
+	/*
+	 * Read without the root's lock: callers update MSI routes from
+	 * config and BAR accesses that may hold it, and the byte only
+	 * changes while the guest enumerates, before it enables MSI.
+	 */
+	unsigned int bus = f->parent ? f->parent->cfg.cfg[PCI_SECONDARY_BUS]
+				     : f->root->bus_first;
+
+	return (uint16_t)(bus << 8 | f->devfn);
+}
+
 struct pci_function *pci_root_lookup(struct pci_root *r, unsigned int bus,
 				     uint8_t devfn)
 {

@@ -82,6 +82,14 @@ __attribute__((warn_unused_result)) int
 pci_root_add_endpoint(struct pci_root *r, struct pci_function *port,
 		      struct pci_function *ep);
 
+/*
+ * The requester ID the function's MSIs carry, bus << 8 | devfn, with the
+ * bus number its root port forwards now: the guest may renumber buses
+ * while it enumerates (Linux does without "linux,pci-probe-only"), before
+ * it enables MSI. An arm64 ITS tells devices apart by this ID.
+ */
+uint16_t pci_function_requester_id(const struct pci_function *f);
+
 /* The function a config access for bus/devfn reaches, or NULL. */
 struct pci_function *pci_root_lookup(struct pci_root *r, unsigned int bus,
 				     uint8_t devfn);

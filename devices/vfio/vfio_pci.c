@@ -319,7 +319,8 @@ static int vec_setup(struct vfio_dev *d, struct vfio_vec *e, uint64_t addr,
 		e->addr = ~addr;
 	}
 	if (e->addr != addr || e->data != data || !e->routed) {
-		r = vm_msi_route(d->vm, e->gsi, addr, data);
+		r = vm_msi_route(d->vm, e->gsi, addr, data,
+				 pci_function_requester_id(&d->fn));
 		if (r < 0)
 			return r;
 		e->addr = addr;

@@ -107,9 +107,9 @@ static void msix_table_access(struct virtio_dev *d, uint64_t off, uint8_t *data,
 		return;
 	*field = val;
 	if (word < 3) {
-		int r = vm_msi_route(d->vm, e->gsi,
-				     (uint64_t)e->addr_hi << 32 | e->addr_lo,
-				     e->data);
+		int r = vm_msi_route(
+			d->vm, e->gsi, (uint64_t)e->addr_hi << 32 | e->addr_lo,
+			e->data, pci_function_requester_id(&d->fn));
 
 		if (r < 0 && ratelimit_ok(&d->rl, 5))
 			log_warn(&d->vm->log, d->fn.name,

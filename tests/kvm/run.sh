@@ -101,8 +101,8 @@ if [ "$rc" = 0 ] && python3 - "$T/timings.json" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))
 p = t["phases_ms"]
-order = ["create", "kvm_open", "vm_created", "memory", "devices", "kernel",
-         "vcpus", "start", "first_kvm_run", "stop", "joined"]
+order = ["create", "kvm_open", "vm_created", "memory", "kernel", "vcpus",
+         "devices", "start", "first_kvm_run", "stop", "joined"]
 assert [k for k in order if k in p] == order, p
 assert all(p[a] <= p[b] for a, b in zip(order, order[1:])), p
 m = t["boot_markers"]

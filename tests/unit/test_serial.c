@@ -35,7 +35,7 @@ static void f_space(void *o)
 	((struct fake *)o)->space_calls++;
 }
 
-static const struct serial_ops ops = {f_tx, f_irq, f_space};
+static const struct uart_ops ops = {f_tx, f_irq, f_space};
 
 static uint8_t rd(struct serial *s, unsigned int reg)
 {

@@ -1,6 +1,7 @@
 /* test_stats.c: L0 tests of exit counting and the timings JSON. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <linux/kvm.h>
 #include <string.h>
 
 #include "vmm/stats.h"
@@ -60,4 +61,15 @@ Test(stats, json_merges_vcpus_and_names_reasons)
 	for (int len = 0; len < n; len += 7)
 		cr_assert_eq(vm_stats_format_json(&view, buf, (size_t)len),
 			     -ENOSPC);
+}
+
+/* The names follow linux/kvm.h's numbers, arm64's exits included. */
+Test(stats, exit_reason_names_match_the_kvm_header)
+{
+	cr_assert_str_eq(kvm_exit_reason_name(KVM_EXIT_MMIO), "mmio");
+	cr_assert_str_eq(kvm_exit_reason_name(KVM_EXIT_SYSTEM_EVENT),
+			 "system_event");
+	cr_assert_str_eq(kvm_exit_reason_name(KVM_EXIT_ARM_NISV), "arm_nisv");
+	cr_assert_str_eq(kvm_exit_reason_name(KVM_EXIT_X86_RDMSR), "x86_rdmsr");
+	cr_assert_str_eq(kvm_exit_reason_name(KVM_EXIT_NOTIFY), "notify");
 }

@@ -466,6 +466,26 @@ Test(fdt, boot_timer_node_only_when_asked)
 		     -FDT_ERR_NOTFOUND);
 }
 
+Test(fdt, pvpanic_node_only_when_asked)
+{
+	static struct t_blob b;
+	struct fdt_machine m;
+	const fdt32_t *c;
+	void *fdt;
+
+	t_ref(&m);
+	fdt = t_build(&m, &b);
+	cr_assert_eq(fdt_path_offset(fdt, "/pvpanic@9020000"),
+		     -FDT_ERR_NOTFOUND, "the reference has no pvpanic");
+
+	m.pvpanic = true;
+	fdt = t_build(&m, &b);
+	c = t_cells(fdt, "/pvpanic@9020000", "reg", 4);
+	cr_assert_eq(t_cell64(c), AARCH64_PVPANIC_BASE);
+	cr_assert_eq(t_cell64(c + 2), AARCH64_PVPANIC_SIZE);
+	t_str(fdt, "/pvpanic@9020000", "compatible", "qemu,pvpanic-mmio");
+}
+
 /* ---- PCIe host bridge ---- */
 
 #define T_PCI "/pcie@30000000"
