@@ -70,6 +70,7 @@ run_layer "ABI (exports, SONAME, make install, pkg-config, examples/embed.c)" '^
 run_layer "L1 tiny guests on /dev/kvm" '^L1: ' env BUILD="$BUILD" tests/kvm/run.sh
 run_layer "Rust binding (cargo test; its VM test in the rig)" '^RUST: ' env BUILD="$BUILD" tests/rust.sh
 run_layer "L2 Linux in the x86 rig" '^L2: ' env BUILD="$BUILD" tests/boot/run.sh
+run_layer "aarch64: cross build, microvm on KVM in the nested aarch64 rig" '^A64: ' env BUILD="$BUILD" tests/aarch64/run.sh
 run_layer "fuzz (libFuzzer, brief)" '^FUZZ: ' tests/fuzz-smoke.sh
 run_layer "bench smoke (2 iterations)" '^BENCH: ' env BUILD="$BUILD" tests/bench-smoke.sh
 
