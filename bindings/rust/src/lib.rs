@@ -267,6 +267,7 @@ pub struct Config {
     prefault: bool,
     memory_cgroup: Option<PathBuf>,
     vcpu_cgroup: Option<PathBuf>,
+    dump_fdt: Option<PathBuf>,
     cpu_features: Option<String>,
     pcie_root_ports: u32,
     disks: Vec<Disk>,
@@ -328,6 +329,7 @@ impl Config {
             prefault: false,
             memory_cgroup: None,
             vcpu_cgroup: None,
+            dump_fdt: None,
             cpu_features: None,
             pcie_root_ports: 0,
             disks: Vec::new(),
@@ -400,6 +402,13 @@ impl Config {
     /// library's other threads.
     pub fn vcpu_cgroup<P: AsRef<Path>>(mut self, path: P) -> Self {
         self.vcpu_cgroup = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// aarch64: write the device tree blob the guest boots with to this
+    /// file at create (x86_64 has none and refuses it).
+    pub fn dump_fdt<P: AsRef<Path>>(mut self, path: P) -> Self {
+        self.dump_fdt = Some(path.as_ref().to_path_buf());
         self
     }
 
@@ -554,6 +563,9 @@ impl Config {
         }
         if let Some(p) = &self.vcpu_cgroup {
             c.vcpu_cgroup = cstr(os_bytes(p.as_os_str()), "vcpu cgroup path")?;
+        }
+        if let Some(p) = &self.dump_fdt {
+            c.dump_fdt = cstr(os_bytes(p.as_os_str()), "dump_fdt path")?;
         }
         if let Some(f) = &self.cpu_features {
             c.cpu_features = cstr(f.as_bytes(), "cpu_features")?;

@@ -119,6 +119,8 @@ pub struct microvm_config {
     pub vcpu_cgroup: *const c_char,
     pub memory_cgroup: *const c_char,
     pub prefault: bool,
+
+    pub dump_fdt: *const c_char,
 }
 
 pub const MICROVM_MAX_CPUS: usize = 254;

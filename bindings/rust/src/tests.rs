@@ -58,15 +58,17 @@ fn config_layout_matches_library() {
     assert!(cfg.kernel.is_null() && cfg.log_fn.is_none() && cfg.on_exit.is_none());
     assert!(cfg.on_exit_opaque.is_null() && cfg.kick_signal == 0);
     assert!(cfg.vcpu_cgroup.is_null() && cfg.memory_cgroup.is_null() && !cfg.prefault);
+    assert!(cfg.dump_fdt.is_null());
     // The library knows the mirror's last field (it is not refused as a
     // newer caller's) and nothing past the mirror's end (refused): its
     // sizeof is the mirror's.
     let mut text = vec![0 as c_char; sys::MICROVM_TOPOLOGY_MAX];
-    cfg.prefault = true;
+    cfg.dump_fdt = b"/dev/null\0".as_ptr() as *const c_char;
     let r = unsafe {
         sys::microvm_plan(cfg, text.as_mut_ptr(), text.len(), ptr::null_mut(), 0)
     };
     assert_eq!(r, 0, "the library does not know the mirror's last field");
+    cfg.dump_fdt = ptr::null();
     buf[off + n] = 1;
     let cfg = unsafe { &mut *(p as *mut sys::microvm_config) };
     cfg.size = n + 8;
