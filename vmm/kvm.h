@@ -15,4 +15,20 @@ int kvm_ioctl_named(const struct logger *lg, const char *dev, int fd,
 #define kvm_ioctl(lg, dev, fd, req, arg) \
 	kvm_ioctl_named(lg, dev, fd, req, (unsigned long)(arg), #req)
 
+/* A KVM capability an arch requires, with its name for the message. */
+struct kvm_cap_need {
+	unsigned long cap;
+	const char *name;
+};
+
+/*
+ * Every capability of need[] on the /dev/kvm fd, or -ENOSYS with the first
+ * missing one named.
+ */
+int kvm_check_caps(const struct logger *lg, int kvm_fd,
+		   const struct kvm_cap_need *need, unsigned int n);
+
+/* What a KVM_EXIT_INTERNAL_ERROR suberror means, for the user. */
+const char *kvm_internal_suberror_name(unsigned int suberror);
+
 #endif

@@ -45,28 +45,18 @@ static int a64_arch_alloc(struct vm *vm)
 
 int arch_check_kvm(struct vm *vm)
 {
-	static const struct {
-		unsigned long cap;
-		const char *name;
-	} caps[] = {
+	static const struct kvm_cap_need caps[] = {
 		{KVM_CAP_ARM_PSCI_0_2, "KVM_CAP_ARM_PSCI_0_2"},
 		{KVM_CAP_ONE_REG, "KVM_CAP_ONE_REG"},
 		{KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL"},
 		{KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
 		{KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
 	};
-	int max;
+	int max, r;
 
-	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
-		if (__kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <=
-		    0) {
-			log_err(&vm->log, "kvm",
-				"this host's KVM lacks a capability microvm "
-				"needs: %s",
-				caps[i].name);
-			return -ENOSYS;
-		}
-	}
+	r = kvm_check_caps(&vm->log, vm->kvm_fd, caps, ARRAY_SIZE(caps));
+	if (r < 0)
+		return r;
 	if (vm->cfg.cpus > AARCH64_MAX_CPUS) {
 		log_err(&vm->log, "vm",
 			"%u vCPUs: the aarch64 machine has GIC redistributor "

@@ -142,22 +142,6 @@ int arch_vcpu_halted_irqs_off(struct vcpu *vcpu)
 	return mp.mp_state == KVM_MP_STATE_STOPPED;
 }
 
-static const char *internal_suberror_name(uint32_t s)
-{
-	switch (s) {
-	case KVM_INTERNAL_ERROR_EMULATION:
-		return "emulation failure";
-	case KVM_INTERNAL_ERROR_SIMUL_EX:
-		return "exception while delivering an exception";
-	case KVM_INTERNAL_ERROR_DELIVERY_EV:
-		return "event delivery failed";
-	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON:
-		return "unexpected exit reason";
-	default:
-		return "unknown";
-	}
-}
-
 static int a64_read_guest64(void *opaque, uint64_t pa, uint64_t *val)
 {
 	return guest_mem_read(opaque, pa, val, sizeof(*val));
@@ -174,7 +158,7 @@ void arch_describe_internal_error(struct vcpu *vcpu, char *buf, size_t len)
 
 	off = (size_t)snprintf(
 		buf, len, "KVM internal error on %s: %s (suberror %u)",
-		vcpu->name, internal_suberror_name(run->internal.suberror),
+		vcpu->name, kvm_internal_suberror_name(run->internal.suberror),
 		run->internal.suberror);
 	if (off >= len || a64_get_reg(vcpu->fd, A64_REG_PC, &pc) < 0 ||
 	    a64_get_reg(vcpu->fd, A64_REG_PSTATE, &pstate) < 0)

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "devices/textbuf.h"
+
 /* Header offsets (booting.rst, "Call the kernel image"). */
 #define IMG_TEXT_OFFSET 8
 #define IMG_IMAGE_SIZE	16
@@ -26,18 +28,6 @@
 #define EM_X86_64_	62
 #define EM_AARCH64_	183
 #define ELF_MACHINE_OFF 18
-
-static void __attribute__((format(printf, 3, 4)))
-img_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t le64(const uint8_t *p)
 {
@@ -60,13 +50,15 @@ int a64_image_parse(const uint8_t *hdr, size_t len, struct a64_image *out,
 	static const unsigned int page_kib[4] = {0, 4, 16, 64};
 
 	if (len < A64_IMAGE_HEADER_SIZE) {
-		img_err(err, errlen,
+		errbuf_printf(
+			err, errlen,
 			"%zu bytes: too short for an arm64 Image header (64)",
 			len);
 		return -ENOEXEC;
 	}
 	if (le32(hdr + IMG_MAGIC) != A64_IMAGE_MAGIC) {
-		img_err(err, errlen,
+		errbuf_printf(
+			err, errlen,
 			"not an arm64 Image (no \"ARM\\x64\" magic at offset "
 			"56)");
 		return -ENOEXEC;
@@ -76,10 +68,10 @@ int a64_image_parse(const uint8_t *hdr, size_t len, struct a64_image *out,
 	out->flags = le64(hdr + IMG_FLAGS);
 	out->page_kib = page_kib[(out->flags >> A64_IMAGE_FLAG_PAGE_SHIFT) & 3];
 	if (out->flags & A64_IMAGE_FLAG_BE) {
-		img_err(err, errlen,
-			"a big-endian arm64 kernel; microvm boots "
-			"little-endian "
-			"kernels only");
+		errbuf_printf(err, errlen,
+			      "a big-endian arm64 kernel; microvm boots "
+			      "little-endian "
+			      "kernels only");
 		return -ENOEXEC;
 	}
 	/*
@@ -87,7 +79,8 @@ int a64_image_parse(const uint8_t *hdr, size_t len, struct a64_image *out,
 	 * unknown: booting.rst asks the loader to guess. We do not.
 	 */
 	if (!out->image_size) {
-		img_err(err, errlen,
+		errbuf_printf(
+			err, errlen,
 			"an arm64 Image with image_size 0 (Linux before 3.17), "
 			"whose size in memory is unknown; microvm boots 3.17 "
 			"or later");
@@ -95,7 +88,8 @@ int a64_image_parse(const uint8_t *hdr, size_t len, struct a64_image *out,
 	}
 	/* Linux's own text_offset is 0 or 0x80000, always below 2 MiB. */
 	if (out->text_offset >= A64_IMAGE_ALIGN) {
-		img_err(err, errlen,
+		errbuf_printf(
+			err, errlen,
 			"arm64 Image text_offset 0x%llx is not below 2 MiB",
 			(unsigned long long)out->text_offset);
 		return -ENOEXEC;
@@ -140,7 +134,7 @@ static int identify_zboot(const uint8_t *d, size_t n,
 	uint64_t off, size;
 
 	if (n < 0x40) {
-		img_err(err, errlen, "a truncated EFI zboot image");
+		errbuf_printf(err, errlen, "a truncated EFI zboot image");
 		return -ENOEXEC;
 	}
 	memcpy(comp, d + ZBOOT_COMP_TYPE, ZBOOT_COMP_MAX);
@@ -148,14 +142,16 @@ static int identify_zboot(const uint8_t *d, size_t n,
 	off = le32(d + ZBOOT_PAYLOAD_OFF);
 	size = le32(d + ZBOOT_PAYLOAD_SIZE);
 	if (off >= n || size > n - off) {
-		img_err(err, errlen,
+		errbuf_printf(
+			err, errlen,
 			"an EFI zboot image whose payload [0x%llx, +0x%llx) "
 			"lies outside the file",
 			(unsigned long long)off, (unsigned long long)size);
 		return -ENOEXEC;
 	}
 	if (strcmp(comp, "gzip") || !is_gzip(d + off, (size_t)size)) {
-		img_err(err, errlen,
+		errbuf_printf(
+			err, errlen,
 			"an EFI zboot image compressed with '%s'; microvm "
 			"decompresses gzip only: boot the plain Image "
 			"(arch/arm64/boot/Image) instead",
@@ -192,7 +188,8 @@ int a64_kernel_identify(const uint8_t *data, size_t size,
 		return identify_zboot(data, size, out, err, errlen);
 	if (size >= BZ_HEADER_OFF + 4 &&
 	    !memcmp(data + BZ_HEADER_OFF, "HdrS", 4)) {
-		img_err(err, errlen,
+		errbuf_printf(
+			err, errlen,
 			"an x86 bzImage, not an arm64 kernel: give the arm64 "
 			"Image (arch/arm64/boot/Image, or Debian's "
 			"linux-image-*-arm64 vmlinuz)");
@@ -206,18 +203,19 @@ int a64_kernel_identify(const uint8_t *data, size_t size,
 				       (unsigned int)data[ELF_MACHINE_OFF + 1]
 					       << 8;
 
-		img_err(err, errlen,
-			"an ELF file (%s); arm64 boots the Image "
-			"(arch/arm64/boot/Image, objcopy -O binary of "
-			"vmlinux), not the ELF vmlinux",
-			machine == EM_AARCH64_	? "an arm64 vmlinux?"
-			: machine == EM_X86_64_ ? "for x86_64"
-						: "not arm64");
+		errbuf_printf(err, errlen,
+			      "an ELF file (%s); arm64 boots the Image "
+			      "(arch/arm64/boot/Image, objcopy -O binary of "
+			      "vmlinux), not the ELF vmlinux",
+			      machine == EM_AARCH64_  ? "an arm64 vmlinux?"
+			      : machine == EM_X86_64_ ? "for x86_64"
+						      : "not arm64");
 		return -ENOEXEC;
 	}
 	comp = compression_name(data, size);
 	if (comp) {
-		img_err(err, errlen,
+		errbuf_printf(
+			err, errlen,
 			"compressed with %s; microvm decompresses gzip only: "
 			"decompress it first (e.g. with %s -dc) to the Image",
 			comp,
@@ -229,9 +227,9 @@ int a64_kernel_identify(const uint8_t *data, size_t size,
 		return -ENOEXEC;
 	}
 	if (size >= 2 && data[0] == 'M' && data[1] == 'Z') {
-		img_err(err, errlen,
-			"a PE/EFI executable but not an arm64 Image (no "
-			"\"ARM\\x64\" magic at offset 56)");
+		errbuf_printf(err, errlen,
+			      "a PE/EFI executable but not an arm64 Image (no "
+			      "\"ARM\\x64\" magic at offset 56)");
 		return -ENOEXEC;
 	}
 	return a64_image_parse(data, size, &img, err, errlen);

@@ -82,26 +82,17 @@ static int x86_get_supported_cpuid(struct vm *vm);
 
 int arch_check_kvm(struct vm *vm)
 {
-	static const struct {
-		unsigned long cap;
-		const char *name;
-	} caps[] = {
+	static const struct kvm_cap_need caps[] = {
 		{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
 		{KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
 		{KVM_CAP_PIT2, "KVM_CAP_PIT2"},
 		{KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
 	};
+	int r;
 
-	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
-		if (__kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <=
-		    0) {
-			log_err(&vm->log, "kvm",
-				"this host's KVM lacks a capability microvm "
-				"needs: %s",
-				caps[i].name);
-			return -ENOSYS;
-		}
-	}
+	r = kvm_check_caps(&vm->log, vm->kvm_fd, caps, ARRAY_SIZE(caps));
+	if (r < 0)
+		return r;
 	return x86_get_supported_cpuid(vm);
 }
 
@@ -1093,22 +1084,6 @@ int arch_vcpu_exit(struct vcpu *vcpu)
 	return 1;
 }
 
-static const char *internal_suberror_name(uint32_t s)
-{
-	switch (s) {
-	case KVM_INTERNAL_ERROR_EMULATION:
-		return "emulation failure";
-	case KVM_INTERNAL_ERROR_SIMUL_EX:
-		return "exception while delivering an exception";
-	case KVM_INTERNAL_ERROR_DELIVERY_EV:
-		return "event delivery failed";
-	case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON:
-		return "unexpected exit reason";
-	default:
-		return "unknown";
-	}
-}
-
 int arch_vcpu_halted_irqs_off(struct vcpu *vcpu)
 {
 	struct kvm_mp_state mp;
@@ -1140,7 +1115,7 @@ void arch_describe_internal_error(struct vcpu *vcpu, char *buf, size_t len)
 
 	off = (size_t)snprintf(
 		buf, len, "KVM internal error on %s: %s (suberror %u)",
-		vcpu->name, internal_suberror_name(run->internal.suberror),
+		vcpu->name, kvm_internal_suberror_name(run->internal.suberror),
 		run->internal.suberror);
 	if (__kvm_ioctl(vcpu->fd, KVM_GET_REGS, (unsigned long)&regs) < 0 ||
 	    __kvm_ioctl(vcpu->fd, KVM_GET_SREGS, (unsigned long)&sregs) < 0)
