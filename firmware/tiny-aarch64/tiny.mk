@@ -1,7 +1,9 @@
 # tiny.mk: builds the aarch64 tiny bare-metal guest as an arm64 Image (build/firmware/tiny-aarch64.Image) with its own cross compiler, whatever ARCH and CC the VMM is built with.
-AARCH64_CC ?= aarch64-linux-gnu-gcc
-AARCH64_OBJCOPY ?= aarch64-linux-gnu-objcopy
-AARCH64_READELF ?= aarch64-linux-gnu-readelf
+# On an arm64 host the host's own tools are the arm64 ones.
+A64_TOOL_PREFIX := $(if $(filter aarch64,$(shell uname -m)),,aarch64-linux-gnu-)
+AARCH64_CC ?= $(A64_TOOL_PREFIX)gcc
+AARCH64_OBJCOPY ?= $(A64_TOOL_PREFIX)objcopy
+AARCH64_READELF ?= $(A64_TOOL_PREFIX)readelf
 
 # MMU off, all memory is Device memory: aligned accesses only. A static PIE
 # linked at 0 (head.S applies its relocations), so it runs wherever the

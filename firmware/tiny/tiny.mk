@@ -1,4 +1,6 @@
 # tiny.mk: builds the tiny bare-metal guest as a bzImage (build/firmware/tiny.bzImage).
+# x86 code, built with the host's compiler: only on an x86_64 host.
+ifeq ($(shell uname -m),x86_64)
 TINY_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-pic \
 	-fno-pie -mno-red-zone -mgeneral-regs-only -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -nostdlib -Ifirmware/tiny
@@ -26,3 +28,4 @@ $(FW_BUILD)/tiny-pvh.elf: $(TINY_PVH_SRCS) $(TINY_HDRS) firmware/tiny/pvh.ld
 		-Wl,--no-warn-rwx-segments -Wl,-T,firmware/tiny/pvh.ld -o $@ $(TINY_PVH_SRCS)
 
 FW_TINY_BINS += $(FW_BUILD)/tiny-pvh.elf
+endif
