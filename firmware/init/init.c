@@ -30,10 +30,12 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -82,9 +84,15 @@ static void say(const char *fmt, ...)
 /*
  * Tell the VMM that init was reached: value 123 on the POST port 0x80, written
  * by the kernel through /dev/port (userspace port I/O after ioperm() is not
- * reliable under every hypervisor; the kernel's own outb is). Where there is
- * no port I/O, /dev/port is absent and this does nothing.
+ * reliable under every hypervisor; the kernel's own outb is).
+ *
+ * Port I/O is x86's. Elsewhere /dev/port reaches the PCI I/O space, which need
+ * not be mapped at all (arm64 with no I/O window in the host bridge's ranges:
+ * the write oopses the kernel in logic_outb and kills us), so there the marker
+ * goes to the boot-timer MMIO device the FDT describes (boot_marker_mmio, once
+ * /sys is mounted).
  */
+#if defined(__x86_64__) || defined(__i386__)
 static void boot_marker(void)
 {
 	unsigned char v = BOOT_MARKER_INIT;
@@ -97,6 +105,71 @@ static void boot_marker(void)
 	}
 	close(fd);
 }
+
+static void boot_marker_mmio(void)
+{
+}
+#else
+static void boot_marker(void)
+{
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t size);
+
+/*
+ * The FDT's boot-timer node (compatible "microvm,boot-timer", two address and
+ * two size cells) gives the register; the value goes there through /dev/mem
+ * (arm64 allows mmap of what is not RAM; read/write only reach RAM).
+ */
+static void boot_marker_mmio(void)
+{
+	const char *base = "/sys/firmware/devicetree/base";
+	unsigned char reg[16];
+	char path[PATH_MAX], compat[64];
+	uint64_t addr = 0;
+	struct dirent *e;
+	long page = sysconf(_SC_PAGESIZE);
+	volatile uint32_t *r;
+	void *map;
+	DIR *d = opendir(base);
+	int fd;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "boot-timer@", 11) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/compatible", base,
+			 e->d_name);
+		if (read_file(path, compat, sizeof(compat)) <= 0 ||
+		    strcmp(compat, "microvm,boot-timer") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/reg", base, e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (read(fd, reg, sizeof(reg)) == (ssize_t)sizeof(reg))
+			for (int i = 0; i < 8; i++)
+				addr = addr << 8 | reg[i];
+		close(fd);
+		break;
+	}
+	closedir(d);
+	if (!addr || page <= 0)
+		return;
+	fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	map = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   (off_t)(addr & ~(uint64_t)(page - 1)));
+	close(fd);
+	if (map == MAP_FAILED)
+		return;
+	r = (volatile uint32_t *)((char *)map + (addr & (page - 1)));
+	*r = BOOT_MARKER_INIT;
+	munmap(map, page);
+}
+#endif
 
 static void mount_fs(const char *src, const char *target, const char *type,
 		     unsigned long flags, const char *data)
@@ -498,6 +571,33 @@ static void child_reset_signals(void)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
+/*
+ * An initramfs packed on a machine that cannot run its busybox (another
+ * architecture's: scripts/mkinitramfs.sh) has only /bin/sh linked to it; the
+ * other applets' links are made here, before any command runs. Built in for
+ * cross builds only (init.mk): the native image has them all.
+ */
+static void install_applets(void)
+{
+#ifdef INIT_INSTALL_APPLETS
+	pid_t pid;
+	int status;
+
+	if (access("/bin/ls", F_OK) == 0 || access("/bin/busybox", X_OK) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		child_reset_signals();
+		execl("/bin/busybox", "/bin/busybox", "--install", "-s",
+		      (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		say(PFX "busybox --install -s failed; only /bin/sh works");
+#endif
+}
+
 static char *const shell_env[] = {
 	"HOME=/root", "PATH=/sbin:/usr/sbin:/bin:/usr/bin",
 	"TERM=linux", "PS1=\\h:\\w\\$ ",
@@ -739,6 +839,7 @@ int main(int argc, char **argv)
 		 NULL);
 	mount_fs("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		 NULL);
+	boot_marker_mmio();
 	mount_fs("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		 "gid=5,mode=620,ptmxmode=666");
 	mount_fs("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
@@ -747,6 +848,7 @@ int main(int argc, char **argv)
 	mount_fs("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
 	if (sethostname("microvm", strlen("microvm")) < 0)
 		say(PFX "sethostname: %s", strerror(errno));
+	install_applets();
 	parse_cmdline();
 	load_modules();
 	say(PFX "started");

@@ -1,10 +1,14 @@
 #!/bin/sh
-# in-rig.sh TINY_IMAGE LINUX_IMAGE: runs inside the aarch64 rig (busybox sh, real /dev/kvm): the arm64
-# microvm against the tiny arm64 guest's modes and Debian's arm64 kernel; prints ok / not ok lines.
+# in-rig.sh TINY_IMAGE LINUX_IMAGE L2_INITRD SOCK_HELPER: runs inside the aarch64 rig (busybox sh, real
+# /dev/kvm): the arm64 microvm against the tiny arm64 guest's modes and Debian's arm64 kernel, with
+# no initrd and with our initramfs (L2_INITRD: /bin/a64check and /bin/sock-helper appended);
+# prints ok / not ok lines and "# timing:" lines.
 cd "$(dirname "$0")/../.." || exit 1
 VMM=build-aarch64/microvm
 TINY=$1
 LINUX=$2
+L2_INITRD=$3
+SOCKH=$4
 T=$(mktemp -d)
 
 ok() { echo "ok - $1"; }
@@ -71,5 +75,216 @@ for check in 'smp: Brought up 1 node, 2 CPUs' 'ITS@0x0000000008080000' \
 		nok "a64-linux: $check" "not in the guest's log"
 	fi
 done
+
+# ---- L2: Debian's arm64 kernel with our initramfs ----
+# A guest command line as in the wild: panic=1, no reboot=.
+L2_TIMEOUT=240
+STOP_BOUND=15 # seconds from the guest's last word to microvm's exit
+L2_SECTORS=16384 # the disk: 8 MiB
+
+# now: cs = the rig's uptime in centiseconds (no fork: the rig has one slow CPU).
+now() {
+	read -r up _ </proc/uptime
+	cs=${up%.*}${up#*.}
+}
+# secs CS: centiseconds as seconds, or n/a.
+secs() {
+	case "$1" in
+	n/a) echo n/a ;;
+	*) printf '%d.%02d' $(($1 / 100)) $(($1 % 100)) ;;
+	esac
+}
+
+# linux NAME STOP_ERE ARGS...: microvm run --kernel LINUX --initrd L2_INITRD ARGS in the
+# background, bounded by L2_TIMEOUT s; its output goes to $T/NAME.out. Polls it every 0.5 s
+# for the kernel's banner, our /init and STOP_ERE (the guest's last word). Sets rc and, in
+# centiseconds since launch (or n/a), t_banner, t_init, t_stop, t_exit.
+linux() {
+	name=$1 stop=$2
+	shift 2
+	out="$T/$name.out"
+	now
+	t0=$cs
+	timeout "$L2_TIMEOUT" "$VMM" run --kernel "$LINUX" --initrd "$L2_INITRD" "$@" >"$out" 2>&1 </dev/null &
+	pid=$!
+	t_banner=n/a t_init=n/a t_stop=n/a
+	while kill -0 "$pid" 2>/dev/null; do
+		now
+		[ "$t_banner" = n/a ] && grep -q 'Linux version' "$out" && t_banner=$((cs - t0))
+		[ "$t_init" = n/a ] && grep -q 'microvm-init: started' "$out" && t_init=$((cs - t0))
+		[ "$t_stop" = n/a ] && grep -qE -- "$stop" "$out" && t_stop=$((cs - t0))
+		sleep 0.5
+	done
+	wait "$pid"
+	rc=$?
+	now
+	t_exit=$((cs - t0))
+	# The guest's tty ends its lines with \r\n.
+	tr -d '\r' <"$out" >"$out.n" && mv -f "$out.n" "$out"
+	# A last look: the stop may have come between the last poll and the exit.
+	[ "$t_stop" = n/a ] && grep -qE -- "$stop" "$out" && t_stop=$t_exit
+	echo "# timing: $name: ->Linux banner $(secs "$t_banner")s, ->/init $(secs "$t_init")s," \
+		"->'$stop' $(secs "$t_stop")s, ->exit $(secs "$t_exit")s (status $rc)"
+}
+# l2_tail: the end of the boot's output, for a failure message.
+l2_tail() {
+	tail -c 600 "$out" | tr '\n' ' '
+}
+# l2_line ERE: the first output line matching ERE, or "none".
+l2_line() {
+	l=$(grep -m1 -E -- "$1" "$out" | cut -c1-300)
+	echo "${l:-none}"
+}
+# l2_status NAME WANT: ok if rc is WANT and the exit came within STOP_BOUND s of the stop.
+l2_status() {
+	if [ "$rc" != "$2" ]; then
+		nok "$1" "status $rc, want $2 (124: timed out after ${L2_TIMEOUT}s): $(l2_tail)"
+	elif [ "$t_stop" = n/a ]; then
+		nok "$1" "status $rc, but the guest never said /$stop/: $(l2_tail)"
+	elif [ $((t_exit - t_stop)) -gt $((STOP_BOUND * 100)) ]; then
+		nok "$1" "microvm exited $(secs "$t_exit")s after launch, more than ${STOP_BOUND}s after /$stop/ (at $(secs "$t_stop")s)"
+	else
+		ok "$1"
+	fi
+}
+
+# One boot checks the machine and its devices: 2 vCPUs, 512 MiB, 9 packed root ports (8
+# functions of device 0, one of device 1) with ACS, a virtio-blk disk (a file on the
+# checkout's 9p share; the guest reads the host's pattern and writes its own), vsock
+# (echoes both ways through the Unix socket back-end) and rng, all on MSI-X through the ITS.
+# The guest's own checks: tests/aarch64/l2-guest.sh.
+l2_devices() {
+	n=a64-l2 img=build-aarch64/tests/aarch64/l2-disk.img uds=$T/v.sock vbytes=262144 vconns=2
+	mkdir -p "${img%/*}"
+	rm -f "$img"
+	{ printf 'A64-DISK-PATTERN\n'; seq 1 400000; } | head -c 2097152 >"$img"
+	truncate -s $((L2_SECTORS * 512)) "$img"
+	md5=$(head -c 2097152 "$img" | md5sum | cut -d' ' -f1)
+	SOCKH_TIMEOUT=$L2_TIMEOUT "$SOCKH" echo "unix:${uds}_5000" "$vconns" >"$T/host-echo.out" 2>&1 &
+	epid=$!
+	# Once the guest listens on 6000 (connects are retried meanwhile).
+	SOCKH_TIMEOUT=$L2_TIMEOUT "$SOCKH" send "fc:$uds:6000" "$vbytes" "$vconns" 200 >"$T/host-send.out" 2>&1 &
+	spid=$!
+	linux "$n" 'MICROVM-CMD status=' --cmdline \
+		"console=ttyAMA0 panic=1 microvm.init=cmd microvm.cmd=\"a64check 2 512 9 0x5f $L2_SECTORS $vbytes $vconns\"" \
+		--cpus 2 --memory 512M --pcie-root-ports 9 --disk "$img" --vsock "cid=3,uds=$uds" --rng \
+		--log-level info
+	kvm_run=$(sed -n 's/.*first KVM_RUN \([0-9.]*\) ms after.*/\1/p' "$out" | head -n1)
+	marker=$(sed -n 's/.*guest boot marker 123 (mmio) at \([0-9.]*\) ms.*/\1/p' "$out" | head -n1)
+	echo "# timing: $n: VMM: first KVM_RUN ${kvm_run:-n/a} ms after create, /init's marker at ${marker:-n/a} ms"
+	# The helpers end with the VM (their peer is gone) or their own bound.
+	i=0
+	while { kill -0 "$epid" || kill -0 "$spid"; } 2>/dev/null && [ "$i" -lt 30 ]; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+	kill "$epid" "$spid" 2>/dev/null
+	wait "$epid"
+	est=$?
+	wait "$spid"
+	sst=$?
+
+	if [ "$rc" != 0 ] || ! grep -q 'MICROVM-CMD status=' "$out"; then
+		l2_status "$n-poweroff" 0
+		for t in init-marker cpus-mem pcie-acs pcie-packing msix-its virtio-blk vsock rng guest-checks; do
+			nok "$n-$t" "the boot failed (see $n-poweroff)"
+		done
+		return
+	fi
+	l2_status "$n-poweroff" 0
+	# Our /init's boot marker, on the FDT's boot-timer (MMIO: arm64 has no port 0x80).
+	if [ -n "$marker" ]; then
+		ok "$n-init-marker"
+	else
+		nok "$n-init-marker" "the VMM logged no boot marker 123 from the boot-timer: $(l2_line 'boot marker')"
+	fi
+	if grep -q 'A64 cpus=2 online=0-1 memtotal_kib=[0-9]* PASS' "$out"; then
+		ok "$n-cpus-mem"
+	else
+		nok "$n-cpus-mem" "$(l2_line 'A64 cpus=')"
+	fi
+	if grep -q 'A64 PCICHECK PASS' "$out" && grep -q 'A64 PCICHECK ports=9 devices=2 acs-ok=9/9 bad-log-lines=0' "$out"; then
+		ok "$n-pcie-acs"
+	else
+		nok "$n-pcie-acs" "$(l2_line 'A64 PCICHECK ports') $(l2_line 'A64 PCICHECK (PASS|FAIL)')"
+	fi
+	if grep -q 'A64 pci root-ports: 00.0 00.1 00.2 00.3 00.4 00.5 00.6 00.7 01.0 multi-function: 00$' "$out"; then
+		ok "$n-pcie-packing"
+	else
+		nok "$n-pcie-packing" "$(l2_line 'A64 pci root-ports') (want 00.0-00.7 and 01.0, multi-function: 00)"
+	fi
+	# blk (1042), rng (1044) and vsock (1053), each alone on the bus behind a port.
+	v=$(l2_line 'A64 virtio:')
+	nmsix=$(grep -c 'A64 msix .* vectors=[1-9]' "$out")
+	if ! echo "$v" | grep -qE '0000:0[1-9]:00.0=0x1042' || ! echo "$v" | grep -qE '0000:0[1-9]:00.0=0x1044' ||
+		! echo "$v" | grep -qE '0000:0[1-9]:00.0=0x1053'; then
+		nok "$n-msix-its" "the guest did not find the three virtio functions behind root ports: $v"
+	elif [ "$nmsix" != 3 ]; then
+		nok "$n-msix-its" "$nmsix of 3 virtio functions have MSI-X vectors: $(grep 'A64 msix' "$out" | tr '\n' ' ')"
+	elif ! grep -q 'A64 its-msi virtio-irqs=[1-9][0-9]* fired=[1-9]' "$out"; then
+		nok "$n-msix-its" "$(l2_line 'A64 its-msi')"
+	else
+		ok "$n-msix-its"
+	fi
+	blk_read=$(l2_line 'A64 blk size=')
+	got_seq=$(tail -c +$((1024 * 4096 + 1)) "$img" | head -c "$(seq 1 100000 | wc -c)" | md5sum | cut -d' ' -f1)
+	want_seq=$(seq 1 100000 | md5sum | cut -d' ' -f1)
+	got_last=$(tail -c +$(((L2_SECTORS - 1) * 512 + 1)) "$img" | head -c 12)
+	if [ "$blk_read" != "A64 blk size=$L2_SECTORS read-md5=$md5" ]; then
+		nok "$n-virtio-blk" "the guest read: $blk_read (want size=$L2_SECTORS read-md5=$md5)"
+	elif [ "$got_seq" != "$want_seq" ]; then
+		nok "$n-virtio-blk" "the 572 KiB the guest wrote at 4 MiB differ in the image"
+	elif [ "$got_last" != a64-blk-last ]; then
+		nok "$n-virtio-blk" "the last sector holds '$got_last', not what the guest wrote"
+	elif grep -q 'A64 blk flushes=0' "$out" || ! grep -q 'A64 blk flushes=[0-9]' "$out"; then
+		nok "$n-virtio-blk" "no FLUSH completed: $(l2_line 'A64 blk flushes')"
+	else
+		ok "$n-virtio-blk"
+	fi
+	if ! grep -q 'SOCKH refused: Connection reset by peer' "$out"; then
+		nok "$n-vsock" "the guest's connect to a host port nobody serves: $(l2_line 'SOCKH refused')"
+	elif ! grep -q "SOCKH send: $vconns connections of $vbytes bytes, 0 failed" "$out"; then
+		nok "$n-vsock" "guest -> host echo: $(grep SOCKH "$out" | grep -v listening | tail -n 2 | tr '\n' ' ')"
+	elif ! grep -q "SOCKH echo: $vconns connections, 0 failed" "$out"; then
+		nok "$n-vsock" "host -> guest echo, the guest's side: $(grep SOCKH "$out" | tail -n 2 | tr '\n' ' ')"
+	elif [ "$sst" != 0 ] || ! grep -q "SOCKH send: $vconns connections of $vbytes bytes, 0 failed" "$T/host-send.out"; then
+		nok "$n-vsock" "host -> guest echo (status $sst): $(tail -c 300 "$T/host-send.out" | tr '\n' ' ')"
+	elif [ "$est" != 0 ]; then
+		nok "$n-vsock" "the host's echo server (status $est): $(tail -c 300 "$T/host-echo.out" | tr '\n' ' ')"
+	elif [ -e "$uds" ]; then
+		nok "$n-vsock" "$uds is still there after the VM stopped"
+	else
+		ok "$n-vsock"
+	fi
+	if grep -q 'A64 rng current=virtio_rng.0 read=65536' "$out"; then
+		ok "$n-rng"
+	else
+		nok "$n-rng" "$(l2_line 'A64 rng')"
+	fi
+	if ! grep -q 'A64 PASS' "$out"; then
+		nok "$n-guest-checks" "$(l2_line 'A64 (PASS|FAIL)')"
+	elif ! grep -q 'MICROVM-CMD status=0' "$out"; then
+		nok "$n-guest-checks" "$(l2_line 'MICROVM-CMD')"
+	else
+		ok "$n-guest-checks"
+	fi
+	rm -f "$img"
+}
+
+if [ -z "$L2_INITRD" ] || [ ! -f "$L2_INITRD" ] || [ ! -x "$SOCKH" ]; then
+	nok a64-l2 "no L2 initramfs ('$L2_INITRD') or sock-helper ('$SOCKH'): tests/aarch64/run.sh builds them"
+else
+	l2_devices
+	# busybox reboot -f: PSCI SYSTEM_RESET, status 3.
+	linux a64-l2-reboot 'reboot: Restarting system' --cmdline \
+		'console=ttyAMA0 panic=1 quiet microvm.init=cmd microvm.cmd="reboot -f"' --cpus 2 --memory 512M
+	l2_status a64-l2-reboot 3
+	# A crash with panic=1 and no pvpanic (Debian's arm64 kernel has none): the kernel
+	# restarts after 1 s, status 3.
+	linux a64-l2-panic 'Kernel panic - not syncing: sysrq triggered crash' --cmdline \
+		'console=ttyAMA0 panic=1 quiet microvm.init=cmd microvm.cmd="echo c >/proc/sysrq-trigger"' \
+		--cpus 2 --memory 512M
+	l2_status a64-l2-panic 3
+fi
 echo "# in-rig done"
 rm -rf "$T"

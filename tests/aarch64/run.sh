@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: the aarch64 layer: `make ARCH=aarch64`, then the nested aarch64 rig (tests/rig/aarch64-rig.sh) runs
-# tests/aarch64/in-rig.sh: the arm64 microvm boots the tiny arm64 guest and Debian's arm64 kernel on real KVM.
+# tests/aarch64/in-rig.sh: the arm64 microvm boots the tiny arm64 guest and Debian's arm64 kernel on real KVM,
+# with no initrd and with our arm64 initramfs (the L2 checks: CPUs, memory, PCIe, MSI-X, blk, vsock, rng, stops).
 #
 # Env: BUILD (default build; the arm64 build goes to build-aarch64); SKIP_AARCH64=1 skips the layer.
 set -uo pipefail
@@ -36,13 +37,39 @@ else
 fi
 [[ -f "$BUILD/firmware/tiny-aarch64.Image" ]] || make -s "$BUILD/firmware/tiny-aarch64.Image"
 
-# The arm64 kernel the rig boots is also the one its microvm boots.
-kdir=$(MICROVM_KERNEL_ARCH=arm64 scripts/debian-kernel.sh) || { t_fail aarch64-kernel "cannot fetch Debian's arm64 kernel"; t_summary A64; exit 1; }
+# The L2 guest: the arm64 kernel the rig boots (it is also the one its microvm boots) and our
+# arm64 initramfs (scripts/guest-assets.sh), with a second cpio appended for the tests: the
+# guest's checks (tests/aarch64/l2-guest.sh as /bin/a64check) and the arm64 sock-helper,
+# which also serves the rig's side of vsock.
+if ! out=$(GUEST_ARCH=arm64 scripts/guest-assets.sh 2>&1); then
+	t_fail aarch64-guest-assets "$(tail -c 600 <<<"$out")"
+	t_summary A64
+	exit 1
+fi
+guest=build/guest-arm64
+a64t=build-aarch64/tests/aarch64
+sockh=$a64t/sock-helper
+l2_initrd=$a64t/initramfs-l2.cpio.gz
+mkdir -p "$a64t"
+if [[ ! -x "$sockh" || tests/boot/devices/sock-helper.c -nt "$sockh" ]] &&
+	! out=$(aarch64-linux-gnu-gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -s \
+		-o "$sockh" tests/boot/devices/sock-helper.c 2>&1); then
+	t_fail aarch64-sock-helper "$(tail -c 600 <<<"$out")"
+fi
+stage=$(mktemp -d)
+chmod 0755 "$stage"
+mkdir -p "$stage/bin"
+install -m 0755 "$sockh" "$stage/bin/sock-helper"
+install -m 0755 tests/aarch64/l2-guest.sh "$stage/bin/a64check"
+# The kernel unpacks concatenated (compressed) cpio archives in order.
+(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) | gzip -6n >"$stage.cpio.gz"
+cat "$guest/initramfs.cpio.gz" "$stage.cpio.gz" >"$l2_initrd"
+rm -rf "$stage" "$stage.cpio.gz"
 
 res=$(mktemp)
 trap 'rm -f "$res"' EXIT
 tests/rig/aarch64-rig.sh --timeout "${A64_RIG_TIMEOUT:-900}" -- \
-	tests/aarch64/in-rig.sh "$BUILD/firmware/tiny-aarch64.Image" "$kdir/Image" | tee "$res"
+	tests/aarch64/in-rig.sh "$BUILD/firmware/tiny-aarch64.Image" "$guest/Image" "$l2_initrd" "$sockh" | tee "$res"
 rig=${PIPESTATUS[0]}
 T_PASS=$((T_PASS + $(grep -c '^ok - ' "$res")))
 T_FAIL=$((T_FAIL + $(grep -c '^not ok - ' "$res")))
