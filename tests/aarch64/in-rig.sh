@@ -31,6 +31,11 @@ expect() {
 tiny() { echo --kernel "$TINY" --cmdline "tiny.mode=$1"; }
 
 expect a64-hello 0 'TINY: hello from the guest' $(tiny hello)
+# The blob the guest booted with, for run.sh to decompile on the host (no dtc in the rig).
+rm -f build-aarch64/tests/aarch64/dump.dtb
+mkdir -p build-aarch64/tests/aarch64
+expect a64-dump-fdt 0 'TINY: hello from the guest' $(tiny hello) --cpus 2 \
+	--dump-fdt build-aarch64/tests/aarch64/dump.dtb
 expect a64-reboot 3 'reboot: guest requested a reset' $(tiny reboot)
 expect a64-psci-version 0 'TINY: psci version 1\.' $(tiny psci-version)
 expect a64-smp-4 0 'TINY: smp cpus 4 up 4' $(tiny smp) --cpus 4

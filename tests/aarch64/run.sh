@@ -75,4 +75,14 @@ T_PASS=$((T_PASS + $(grep -c '^ok - ' "$res")))
 T_FAIL=$((T_FAIL + $(grep -c '^not ok - ' "$res")))
 [[ "$rig" = 0 ]] || t_fail aarch64-rig "the rig run ended with status $rig"
 grep -q '^# in-rig done' "$res" || t_fail aarch64-rig "the in-rig script did not finish"
+# --dump-fdt wrote the guest's device tree: it decompiles, and says what the guest was given.
+dts=$(dtc -q -I dtb -O dts build-aarch64/tests/aarch64/dump.dtb 2>&1)
+if [[ $? -ne 0 ]]; then
+	t_fail a64-dump-fdt-decompiles "$(head -c 300 <<<"$dts")"
+elif ! grep -q 'bootargs = "tiny.mode=hello"' <<<"$dts" || ! grep -q 'compatible = "pci-host-ecam-generic"' <<<"$dts" ||
+	[[ $(grep -c 'device_type = "cpu"' <<<"$dts") != 2 ]]; then
+	t_fail a64-dump-fdt-decompiles "bootargs, the ECAM host bridge or 2 cpus missing"
+else
+	t_ok a64-dump-fdt-decompiles
+fi
 t_summary A64
