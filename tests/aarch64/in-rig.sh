@@ -290,6 +290,18 @@ else
 		'console=ttyAMA0 panic=1 quiet microvm.init=cmd microvm.cmd="echo c >/proc/sysrq-trigger"' \
 		--cpus 2 --memory 512M
 	l2_status a64-l2-panic 3
+	# The console on virtio-console (hvc0), as x86's L2 does it: the driver is a module,
+	# so the guest writes to /dev/hvc0 itself, and a kernel message must come out there
+	# too once hvc0 is the kernel's console.
+	linux a64-l2-hvc0 'A64-HVC-KMSG' --cmdline \
+		'console=hvc0 panic=1 quiet microvm.modules=virtio_pci,virtio_console microvm.init=cmd microvm.cmd="exec 3<>/dev/hvc0; echo A64-active-console=$(cat /sys/class/tty/console/active) >&3; echo \<2\>A64-HVC-KMSG >/dev/kmsg; sleep 1"' \
+		--cpus 1 --memory 256M --virtio-console
+	l2_status a64-l2-hvc0 0
+	if grep -q 'A64-active-console=hvc0' "$out"; then
+		ok a64-l2-hvc0-output
+	else
+		nok a64-l2-hvc0-output "no hvc0 console in: $(l2_tail)"
+	fi
 fi
 echo "# in-rig done"
 rm -rf "$T"
