@@ -370,6 +370,25 @@ static void pf_check_direct(struct vfio_pf_device *d)
 	       d->bdf, d->group, n, n == 1 ? "" : "s", list);
 }
 
+/* Any IOMMU registered with the kernel (/sys/class/iommu/<name>). */
+static bool pf_host_has_iommu(const struct vfio_pf_roots *roots)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	bool any = false;
+	DIR *dir;
+
+	if (pf_path(path, sizeof(path), "%s/class/iommu", roots->sysfs))
+		return false;
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!any && (e = readdir(dir)))
+		any = e->d_name[0] != '.';
+	closedir(dir);
+	return any;
+}
+
 static void pf_check_bound(struct vfio_pf_device *d)
 {
 	char fix[VFIO_PF_TEXT_LEN];
@@ -736,6 +755,19 @@ int vfio_preflight(const struct vfio_pf_roots *roots, const char *bdf,
 		       "%s is a PCI bridge (class %06x): passing a bridge "
 		       "through is not supported",
 		       d->bdf, d->class_code);
+		return 0;
+	}
+	if (d->group < 0 && !d->driver[0] && pf_host_has_iommu(roots)) {
+		/*
+		 * Device-tree hosts (arm64 with an SMMU) make a device's group
+		 * only when a driver probes it: binding vfio-pci makes it.
+		 */
+		pf_bind_fix(fix, sizeof(fix), d->bdf, false);
+		pf_add(d, VFIO_PF_NOT_BOUND, true, fix,
+		       "%s has no driver and no IOMMU group yet: this host has "
+		       "an IOMMU (/sys/class/iommu), which gives a device its "
+		       "group when a driver binds it; bind it to vfio-pci",
+		       d->bdf);
 		return 0;
 	}
 	if (d->group < 0) {

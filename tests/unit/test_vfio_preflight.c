@@ -453,6 +453,25 @@ Test(vfio_preflight, no_iommu_group)
 	free(d);
 }
 
+/*
+ * A device-tree host with an SMMU (the aarch64 rig, QEMU's smmuv3): an
+ * unbound device has no group until a driver probes it. Binding is the fix,
+ * not enabling an IOMMU the host has.
+ */
+Test(vfio_preflight, dt_host_no_group_until_bound)
+{
+	static const struct vfio_pf_roots roots = ROOTS("dt-no-group");
+	struct vfio_pf_device *d = pf_run(&roots, "0000:01:00.0");
+	const struct vfio_pf_finding *f = only(d, VFIO_PF_NOT_BOUND);
+
+	cr_assert_eq(d->group, -1);
+	has(f->msg, "0000:01:00.0 has no driver and no IOMMU group yet");
+	has(f->msg, "/sys/class/iommu");
+	has(f->fix, "vfio-pci");
+	cr_assert_null(strstr(f->fix, "intel_iommu"), "%s", f->fix);
+	free(d);
+}
+
 Test(vfio_preflight, no_dev_vfio)
 {
 	static const struct vfio_pf_roots roots = ROOTS("no-dev-vfio");
