@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: the aarch64 layer: `make ARCH=aarch64`, then the nested aarch64 rig (tests/rig/aarch64-rig.sh) runs
 # tests/aarch64/in-rig.sh: the arm64 microvm boots the tiny arm64 guest and Debian's arm64 kernel on real KVM,
-# with no initrd and with our arm64 initramfs (the L2 checks: CPUs, memory, PCIe, MSI-X, blk, vsock, rng, stops).
+# with no initrd and with our arm64 initramfs (the L2 checks: CPUs, memory, PCIe, MSI-X, blk, vsock, rng, stops);
+# then a second rig with QEMU's SMMUv3 and edu endpoints runs its VFIO cases.
 #
 # Env: BUILD (default build; the arm64 build goes to build-aarch64); SKIP_AARCH64=1 skips the layer.
 set -uo pipefail
@@ -75,6 +76,22 @@ T_PASS=$((T_PASS + $(grep -c '^ok - ' "$res")))
 T_FAIL=$((T_FAIL + $(grep -c '^not ok - ' "$res")))
 [[ "$rig" = 0 ]] || t_fail aarch64-rig "the rig run ended with status $rig"
 grep -q '^# in-rig done' "$res" || t_fail aarch64-rig "the in-rig script did not finish"
+
+# VFIO through QEMU's SMMUv3 (~40 s): a second rig with iommu=smmuv3 and two edu endpoints (DMA
+# mask wide enough for guest RAM), one behind a pcie-root-port and one on the root bus; only
+# in-rig.sh's VFIO cases run there (bind to vfio-pci, vfio-check, the tiny guest and Linux find it).
+# shellcheck disable=SC2054 # commas inside QEMU options
+RIG_MACHINE=virt,virtualization=on,gic-version=3,iommu=smmuv3 \
+	RIG_QEMU_ARGS="-device pcie-root-port,id=a64rp1,chassis=1,slot=1 -device edu,bus=a64rp1,dma_mask=0xffffffffffff -device edu,bus=pcie.0,addr=0x5,dma_mask=0xffffffffffff" \
+	tests/rig/aarch64-rig.sh --timeout "${A64_RIG_TIMEOUT:-900}" -- \
+	tests/aarch64/in-rig.sh "$BUILD/firmware/tiny-aarch64.Image" "$guest/Image" "" "" vfio | tee "$res"
+rig=${PIPESTATUS[0]}
+T_PASS=$((T_PASS + $(grep -c '^ok - ' "$res")))
+T_FAIL=$((T_FAIL + $(grep -c '^not ok - ' "$res")))
+[[ "$rig" = 0 ]] || t_fail aarch64-vfio-rig "the SMMUv3 rig run ended with status $rig"
+grep -q '^# in-rig done' "$res" || t_fail aarch64-vfio-rig "the in-rig script did not finish"
+grep -q '^ok - a64-vfio-0000:01:00.0-guest-sees-edu' "$res" ||
+	t_fail aarch64-vfio-rig "the VFIO cases did not run or did not pass (no SMMUv3 or edu in the rig?)"
 # --dump-fdt wrote the guest's device tree: it decompiles, and says what the guest was given.
 dts=$(dtc -q -I dtb -O dts build-aarch64/tests/aarch64/dump.dtb 2>&1)
 if [[ $? -ne 0 ]]; then
