@@ -2,7 +2,7 @@
 # run.sh: the L2 VFIO checks: a rig with an IOMMU and real endpoints (tests/boot/vfio/rig.sh) runs l2-vfio.sh, then this side checks what the devices' backing files hold.
 #
 # Prints "ok - ..." / "not ok - ..." lines and ends with "L2-VFIO: N passed, N failed, 0 skipped".
-# Env: BUILD (default build); L2_VFIO_RIG_TIMEOUT (default 900 s); L2_ONLY selects tests.
+# Env: BUILD (default build); L2_VFIO_RIG_TIMEOUT (default 1500 s); L2_ONLY selects tests.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../../.." || exit 1
@@ -33,7 +33,7 @@ with open(sys.argv[1], "r+b") as f:
 # shellcheck source=tests/boot/vfio/rig.sh
 . tests/boot/vfio/rig.sh
 out=$(mktemp)
-tests/rig/x86-rig.sh --timeout "${L2_VFIO_RIG_TIMEOUT:-900}" -- \
+tests/rig/x86-rig.sh --timeout "${L2_VFIO_RIG_TIMEOUT:-1500}" -- \
 	env L2_ONLY="${L2_ONLY:-}" MICROVM="${MICROVM:-}" tests/boot/vfio/l2-vfio.sh | tee "$out"
 rig_status=${PIPESTATUS[0]}
 
