@@ -3,12 +3,12 @@
 
 #include <string.h>
 
-#include "vmm/vm.h"
+#include "devices/machine.h"
 
 void acpi_pm_sleep_access(void *opaque, uint64_t offset, uint8_t *data,
 			  unsigned int len, bool is_write)
 {
-	struct vm *vm = opaque;
+	struct machine *m = opaque;
 	unsigned int slp_typ;
 
 	if (!is_write) {
@@ -20,10 +20,10 @@ void acpi_pm_sleep_access(void *opaque, uint64_t offset, uint8_t *data,
 		return;
 	slp_typ = (data[0] >> 2) & 7;
 	if (slp_typ == ACPI_PM_SLP_TYP_S5)
-		vm_request_exit(vm, MICROVM_EXIT_POWEROFF, -1, 0,
-				"guest powered off (ACPI S5)");
+		machine_end(m, MICROVM_EXIT_POWEROFF, 0,
+			    "guest powered off (ACPI S5)");
 	else
-		log_warn(&vm->log, "acpi",
+		log_warn(m->log, "acpi",
 			 "guest asked for sleep type %u, which is not "
 			 "supported; ignoring",
 			 slp_typ);
@@ -32,7 +32,7 @@ void acpi_pm_sleep_access(void *opaque, uint64_t offset, uint8_t *data,
 void acpi_pm_reset_access(void *opaque, uint64_t offset, uint8_t *data,
 			  unsigned int len, bool is_write)
 {
-	struct vm *vm = opaque;
+	struct machine *m = opaque;
 
 	if (!is_write) {
 		memset(data, 0, len);
@@ -40,14 +40,14 @@ void acpi_pm_reset_access(void *opaque, uint64_t offset, uint8_t *data,
 	}
 	/* 0xcf9: bit 2 starts the reset; bit 1 asks for a hard one. */
 	if (data[0] & 0x04)
-		vm_request_exit(vm, MICROVM_EXIT_REBOOT, -1, 0,
-				"guest requested a reset (reset register)");
+		machine_end(m, MICROVM_EXIT_REBOOT, 0,
+			    "guest requested a reset (reset register)");
 }
 
 void i8042_access(void *opaque, uint64_t offset, uint8_t *data,
 		  unsigned int len, bool is_write)
 {
-	struct vm *vm = opaque;
+	struct machine *m = opaque;
 
 	if (!is_write) {
 		/* No keyboard: status 0 (output buffer empty, input ready). */
@@ -55,6 +55,6 @@ void i8042_access(void *opaque, uint64_t offset, uint8_t *data,
 		return;
 	}
 	if (offset == 0 && data[0] == 0xfe)
-		vm_request_exit(vm, MICROVM_EXIT_REBOOT, -1, 0,
-				"guest requested a reset (i8042 pulse)");
+		machine_end(m, MICROVM_EXIT_REBOOT, 0,
+			    "guest requested a reset (i8042 pulse)");
 }

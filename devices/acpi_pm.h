@@ -9,11 +9,11 @@
 #define ACPI_PM_SLP_TYP_S5 5
 #define ACPI_PM_SLP_EN	   (1u << 5)
 
-/* Sleep control (offset 0) and status (offset 1); opaque is struct vm. */
+/* Sleep control (offset 0) and status (offset 1); opaque is the struct machine. */
 void acpi_pm_sleep_access(void *opaque, uint64_t offset, uint8_t *data,
 			  unsigned int len, bool is_write);
 
-/* Reset register (0xcf9 style); opaque is struct vm. */
+/* Reset register (0xcf9 style); opaque is the struct machine. */
 void acpi_pm_reset_access(void *opaque, uint64_t offset, uint8_t *data,
 			  unsigned int len, bool is_write);
 

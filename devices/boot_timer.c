@@ -3,7 +3,14 @@
 
 #include <string.h>
 
-#include "vmm/vm.h"
+#include "devices/machine.h"
+
+static void m_marker(void *opaque, uint32_t value, const char *source)
+{
+	struct machine *m = opaque;
+
+	m->ops->boot_marker(m, value, source);
+}
 
 void boot_timer_mmio_access(void *opaque, uint64_t offset, uint8_t *data,
 			    unsigned int len, bool is_write)
@@ -17,7 +24,7 @@ void boot_timer_mmio_access(void *opaque, uint64_t offset, uint8_t *data,
 	if (offset != 0)
 		return;
 	memcpy(&v, data, len < 4 ? len : 4);
-	vm_boot_marker(opaque, v, "mmio");
+	m_marker(opaque, v, "mmio");
 }
 
 void boot_timer_port_access(void *opaque, uint64_t offset, uint8_t *data,
@@ -27,5 +34,5 @@ void boot_timer_port_access(void *opaque, uint64_t offset, uint8_t *data,
 		memset(data, 0xff, len);
 		return;
 	}
-	vm_boot_marker(opaque, data[0], "port 0x80");
+	m_marker(opaque, data[0], "port 0x80");
 }

@@ -1,7 +1,7 @@
 /* pvpanic.c: the guest announces a kernel panic by writing to this register. */
 #include "devices/pvpanic.h"
 
-#include "vmm/vm.h"
+#include "devices/machine.h"
 
 #define PVPANIC_PANICKED     (1u << 0)
 #define PVPANIC_CRASH_LOADED (1u << 1)
@@ -9,7 +9,7 @@
 void pvpanic_access(void *opaque, uint64_t offset, uint8_t *data,
 		    unsigned int len, bool is_write)
 {
-	struct vm *vm = opaque;
+	struct machine *m = opaque;
 
 	if (!is_write) {
 		/* Reading returns the events we support. */
@@ -19,10 +19,10 @@ void pvpanic_access(void *opaque, uint64_t offset, uint8_t *data,
 		return;
 	}
 	if (data[0] & PVPANIC_PANICKED)
-		vm_request_exit(vm, MICROVM_EXIT_PANIC, -1, 0,
-				"guest kernel panicked (pvpanic event 0x%x)",
-				data[0]);
+		machine_end(m, MICROVM_EXIT_PANIC, 0,
+			    "guest kernel panicked (pvpanic event 0x%x)",
+			    data[0]);
 	else if (data[0] & PVPANIC_CRASH_LOADED)
-		log_info(&vm->log, "pvpanic",
+		log_info(m->log, "pvpanic",
 			 "guest crashed; a crash kernel is loaded");
 }

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Bus access callback; `opaque` is the struct vm. */
+/* Bus access callback; `opaque` is the struct machine. */
 void pvpanic_access(void *opaque, uint64_t offset, uint8_t *data,
 		    unsigned int len, bool is_write);
 

@@ -166,7 +166,8 @@ int microvm_console_set_size(struct microvm *m, unsigned int cols,
 {
 	if (!m || !cols || !rows || cols > UINT16_MAX || rows > UINT16_MAX)
 		return -EINVAL;
-	return virtio_console_set_size(m->vm, (uint16_t)cols, (uint16_t)rows);
+	return virtio_console_set_size(m->vm->vcon, (uint16_t)cols,
+				       (uint16_t)rows);
 }
 
 int microvm_vcpu_tids(const struct microvm *m, pid_t *tids, size_t n)

@@ -342,7 +342,7 @@ static bool console_flush_pending(struct console *c)
 	return true;
 }
 
-size_t console_escape_filter(struct vm *vm, uint8_t escape, bool *seen,
+size_t console_escape_filter(struct machine *m, uint8_t escape, bool *seen,
 			     const uint8_t *in, size_t n, uint8_t *out)
 {
 	size_t k = 0;
@@ -353,9 +353,9 @@ size_t console_escape_filter(struct vm *vm, uint8_t escape, bool *seen,
 		if (*seen) {
 			*seen = false;
 			if (ch == 'x' || ch == 'X') {
-				vm_request_exit(vm, MICROVM_EXIT_STOPPED, -1, 0,
-						"stopped from the console "
-						"(escape sequence)");
+				machine_end(m, MICROVM_EXIT_STOPPED, 0,
+					    "stopped from the console "
+					    "(escape sequence)");
 				return k;
 			}
 			if (ch != escape)
@@ -386,7 +386,7 @@ static bool console_input_ready(void *opaque, int fd, uint32_t revents)
 		log_debug(&c->vm->log, "console", "console input closed");
 		return false;
 	}
-	c->pending_len = console_escape_filter(c->vm, c->escape, &c->escape_seen,
+	c->pending_len = console_escape_filter(&c->vm->machine, c->escape, &c->escape_seen,
 					       buf, (size_t)n, c->pending);
 	c->pending_off = 0;
 	return console_flush_pending(c);

@@ -9,6 +9,7 @@
 #include "devices/uart.h"
 
 struct vm;
+struct machine;
 
 /* Create vm->console from vm->cfg; 0 or -errno. */
 __attribute__((warn_unused_result)) int console_create(struct vm *vm);
@@ -50,7 +51,7 @@ uint64_t console_dropped(const struct vm *vm);
  * n + 1 bytes to `out`; returns how many. After an x the rest of `in` is
  * dropped.
  */
-size_t console_escape_filter(struct vm *vm, uint8_t escape, bool *seen,
+size_t console_escape_filter(struct machine *m, uint8_t escape, bool *seen,
 			     const uint8_t *in, size_t n, uint8_t *out);
 
 #endif

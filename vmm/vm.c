@@ -24,15 +24,13 @@
 #include "vmm/evloop.h"
 #include "vmm/haltwatch.h"
 #include "vmm/kvm.h"
+#include "vmm/machine.h"
 #include "vmm/parse.h"
 #include "vmm/vcpu.h"
 
 uint64_t vm_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return machine_now_ns();
 }
 
 void vm_kick_vcpus(struct vm *vm)
@@ -262,7 +260,7 @@ int vm_timings_json(struct vm *vm, char *buf, size_t len)
 		free(extra);
 		return -ENOMEM;
 	}
-	r = vfio_timings_json(vm, extra, MICROVM_TIMINGS_MAX / 2);
+	r = vfio_timings_json(vm->vfio, extra, MICROVM_TIMINGS_MAX / 2);
 	if (r < 0)
 		extra[0] = 0;
 	v.extra_json = extra;
@@ -485,7 +483,7 @@ static int vm_config_copy(struct vm *vm, const struct microvm_config *in,
 	}
 	r = vm_config_copy_pcie(vm, in);
 	if (!r)
-		r = vfio_check_config(vm);
+		r = vfio_check_config(&vm->log, vm->cfg.vfio, vm->cfg.nvfio);
 	if (r < 0)
 		return r;
 	c->kernel = dup_or_null(in->kernel);
@@ -595,21 +593,26 @@ static int vm_create_kvm_vm(struct vm *vm)
 /* Register every PCI device of the config, in guest order. */
 static int vm_add_devices(struct vm *vm)
 {
-	int r = pci_host_add_testdevs(vm);
+	struct machine *m = &vm->machine;
+	struct vm_config *c = &vm->cfg;
+	int r;
 
+	vm_machine_init(vm);
+	r = pci_host_add_testdevs(m, c->pci_testdevs, c->n_pci_testdevs);
 	/* Without a KVM VM (microvm plan) VFIO only reads sysfs. */
 	if (!r)
-		r = vfio_add_devices(vm, vm->vm_fd < 0);
-	for (unsigned int i = 0; !r && i < vm->cfg.ndisks; i++)
-		r = virtio_blk_add(vm, &vm->cfg.disks[i], i);
-	for (unsigned int i = 0; !r && i < vm->cfg.nnets; i++)
-		r = virtio_net_add(vm, &vm->cfg.nets[i], i);
-	if (!r && vm->cfg.has_vsock)
-		r = virtio_vsock_add(vm, &vm->cfg.vsock);
-	if (!r && vm->cfg.virtio_console)
-		r = virtio_console_add(vm);
-	if (!r && vm->cfg.rng)
-		r = virtio_rng_add(vm);
+		r = vfio_add_devices(m, c->vfio, c->nvfio, &vm->vfio);
+	for (unsigned int i = 0; !r && i < c->ndisks; i++)
+		r = virtio_blk_add(m, &c->disks[i], i);
+	for (unsigned int i = 0; !r && i < c->nnets; i++)
+		r = virtio_net_add(m, &c->nets[i], i);
+	if (!r && c->has_vsock)
+		r = virtio_vsock_add(m, &c->vsock);
+	if (!r && c->virtio_console)
+		r = virtio_console_add(m, &c->console_in_fd, &c->console_out_fd,
+				       c->console_escape, &vm->vcon);
+	if (!r && c->rng)
+		r = virtio_rng_add(m);
 	return r;
 }
 
@@ -630,9 +633,9 @@ static int vm_plan_pci(struct vm *vm)
 	in.bus_last = vm->cfg.pcie_bus_last;
 	if (!in.bus_last) {
 		/* One bus per root port, and no spare ones for Linux to probe. */
-		unsigned int ports = vm->cfg.pcie_root_ports > vm->npci_devs
+		unsigned int ports = vm->cfg.pcie_root_ports > vm->pci_devs.n
 					     ? vm->cfg.pcie_root_ports
-					     : vm->npci_devs;
+					     : vm->pci_devs.n;
 
 		in.bus_last =
 			in.bus_first + ports > 255 ? 255 : in.bus_first + ports;
@@ -644,15 +647,15 @@ static int vm_plan_pci(struct vm *vm)
 	r = arch_pci_layout(vm, &in, &vm->ecam_base);
 	if (r < 0)
 		return r;
-	if (vm->npci_devs) {
-		devs = calloc(vm->npci_devs, sizeof(*devs));
+	if (vm->pci_devs.n) {
+		devs = calloc(vm->pci_devs.n, sizeof(*devs));
 		if (!devs)
 			return -ENOMEM;
 	}
-	for (unsigned int i = 0; i < vm->npci_devs; i++)
-		devs[i] = vm->pci_devs[i].req;
+	for (unsigned int i = 0; i < vm->pci_devs.n; i++)
+		devs[i] = vm->pci_devs.slot[i].req;
 	in.devs = devs;
-	in.ndevs = vm->npci_devs;
+	in.ndevs = vm->pci_devs.n;
 	vm->pci_plan = calloc(1, sizeof(*vm->pci_plan));
 	if (!vm->pci_plan) {
 		r = -ENOMEM;
@@ -772,6 +775,12 @@ static int vm_create_vcpus(struct vm *vm)
 	return 0;
 }
 
+/* Passed-through devices may master the bus from now on. */
+static void vm_dma_mapped(void *opaque)
+{
+	vm_phase(opaque, VM_PH_DMA);
+}
+
 /*
  * The init order. Each step may rely on the ones before it; vm_destroy
  * undoes whatever was done, so a failing step just returns.
@@ -795,11 +804,13 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 	if (r >= 0)
 		r = vm_create_memory(vm);
 	if (!r)
-		r = vfio_map_guest_ram(vm);
+		r = vfio_map_guest_ram(vm->vfio, vm_dma_mapped, vm);
 	if (!r)
 		r = evloop_create(&vm->loop, &vm->log);
-	if (!r)
+	if (!r) {
+		vm->machine.loop = vm->loop;
 		r = console_create(vm);
+	}
 	if (!r)
 		r = arch_vm_init(vm);
 	if (!r)
@@ -820,7 +831,8 @@ static int vm_init(struct vm *vm, const struct microvm_config *cfg)
 	 */
 	if (!r) {
 		vm_phase(vm, VM_PH_VCPUS);
-		r = pci_host_create(vm, vm->ecam_base, &vm->pci);
+		r = pci_host_create(&vm->machine, vm->pci_plan, &vm->pci_devs,
+				    vm->ecam_base, &vm->pci);
 	}
 	if (!r) {
 		vm_phase(vm, VM_PH_DEVICES);
@@ -1043,8 +1055,10 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	pci_host_destroy(vm->pci);
-	pci_host_free_devices(vm);
-	vfio_vm_destroy(vm);
+	vm->vcon = NULL;
+	pci_host_free_devices(&vm->pci_devs);
+	vfio_vm_destroy(vm->vfio);
+	vm->vfio = NULL;
 	free(vm->pci_plan);
 	vm_irq_destroy(vm);
 	arch_vm_destroy(vm);

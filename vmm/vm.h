@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "devices/machine.h"
+#include "devices/pci/host.h"
 #include "microvm.h"
 #include "vmm/bus.h"
 #include "vmm/irq.h"
@@ -106,6 +108,7 @@ struct vm {
 	unsigned int ncpus;
 
 	struct vm_irq irq;
+	struct machine machine; /* what the device models see (vmm/machine.c) */
 
 	struct evloop *loop;
 	pthread_t loop_thread;
@@ -119,8 +122,7 @@ struct vm {
 
 	struct pci_plan *pci_plan;
 	struct pci_host *pci;
-	struct pci_dev_slot *pci_devs; /* registered before planning */
-	unsigned int npci_devs;
+	struct pci_dev_list pci_devs; /* registered before planning */
 	uint64_t ecam_base;
 
 	struct vfio_vm *vfio; /* passed-through devices, or NULL */

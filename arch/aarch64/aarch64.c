@@ -213,15 +213,36 @@ static int a64_vcpu_features(struct vm *vm)
 	return 0;
 }
 
-static int a64_mmio(struct vm *vm, uint64_t addr, uint64_t len,
-		    bus_access_fn fn, void *opaque, const char *name)
+/* The virt board's fixed devices, composed on the machine interface. */
+static int a64_board_devices(struct vm *vm)
 {
-	int r = vm_mmio_map(vm, addr, len, fn, opaque, name);
+	struct machine *m = &vm->machine;
+	const struct {
+		uint64_t base, len;
+		bus_access_fn fn;
+		void *opaque;
+		const char *name;
+	} dev[] = {
+		{AARCH64_UART_BASE, AARCH64_UART_SIZE, pl011_access,
+		 &vm->arch->uart, "pl011"},
+		{AARCH64_BOOT_TIMER_BASE, AARCH64_BOOT_TIMER_SIZE,
+		 boot_timer_mmio_access, m, "boot-timer"},
+		{AARCH64_PVPANIC_BASE, AARCH64_PVPANIC_SIZE, pvpanic_access, m,
+		 "pvpanic"},
+	};
 
-	if (r < 0)
-		log_err(&vm->log, "vm", "MMIO 0x%llx for %s: %s",
-			(unsigned long long)addr, name, strerror(-r));
-	return r;
+	for (size_t i = 0; i < sizeof(dev) / sizeof(dev[0]); i++) {
+		int r = m->ops->mmio_map(m, dev[i].base, dev[i].len, dev[i].fn,
+					 dev[i].opaque, dev[i].name);
+
+		if (r < 0) {
+			log_err(m->log, "vm", "MMIO 0x%llx for %s: %s",
+				(unsigned long long)dev[i].base, dev[i].name,
+				strerror(-r));
+			return r;
+		}
+	}
+	return 0;
 }
 
 int arch_vm_init(struct vm *vm)
@@ -264,16 +285,7 @@ int arch_vm_init(struct vm *vm)
 	pl011_init(&a->uart, &console_uart_ops, vm->console);
 	a->uart_init = true;
 	console_attach_uart(vm, pl011_receive, &a->uart, AARCH64_UART_SPI);
-	r = a64_mmio(vm, AARCH64_UART_BASE, AARCH64_UART_SIZE, pl011_access,
-		     &a->uart, "pl011");
-	if (!r)
-		r = a64_mmio(vm, AARCH64_BOOT_TIMER_BASE,
-			     AARCH64_BOOT_TIMER_SIZE, boot_timer_mmio_access,
-			     vm, "boot-timer");
-	if (!r)
-		r = a64_mmio(vm, AARCH64_PVPANIC_BASE, AARCH64_PVPANIC_SIZE,
-			     pvpanic_access, vm, "pvpanic");
-	return r;
+	return a64_board_devices(vm);
 }
 
 int arch_vcpus_created(struct vm *vm)

@@ -317,17 +317,6 @@ static int x86_setup_cpuid(struct vm *vm)
 	return 0;
 }
 
-static int x86_add_pio(struct vm *vm, uint16_t port, uint16_t len,
-		       bus_access_fn fn, void *opaque, const char *name)
-{
-	int r = bus_insert(&vm->pio, port, len, fn, opaque, name);
-
-	if (r < 0)
-		log_err(&vm->log, "vm", "port 0x%x for %s: %s", port, name,
-			strerror(-r));
-	return r;
-}
-
 /*
  * Ports 0xcf8-0xcff: the PCI configuration address (a dword at 0xcf8), the
  * reset control register (a byte at 0xcf9, as on PC chipsets) and the
@@ -341,7 +330,7 @@ static void x86_cf8_access(void *opaque, uint64_t offset, uint8_t *data,
 	uint32_t addr;
 
 	if (offset == 1 && len == 1) {
-		acpi_pm_reset_access(vm, 0, data, len, is_write);
+		acpi_pm_reset_access(&vm->machine, 0, data, len, is_write);
 		return;
 	}
 	if (offset < 4) {
@@ -365,6 +354,41 @@ static void x86_cf8_access(void *opaque, uint64_t offset, uint8_t *data,
 			       data, len, is_write);
 	else if (!is_write)
 		memset(data, 0xff, len);
+}
+
+/* The PC board's fixed devices, composed on the machine interface. */
+static int x86_board_devices(struct vm *vm)
+{
+	struct machine *m = &vm->machine;
+	const struct {
+		uint16_t port, len;
+		bus_access_fn fn;
+		void *opaque;
+		const char *name;
+	} pio[] = {
+		{X86_COM1_PORT, 8, serial_access, &vm->arch->serial, "serial"},
+		{X86_PVPANIC_PORT, 1, pvpanic_access, m, "pvpanic"},
+		{X86_PM_PORT, 2, acpi_pm_sleep_access, m, "acpi-sleep"},
+		{X86_PCI_CONF1_PORT, 8, x86_cf8_access, vm, "pci-conf1"},
+		{X86_I8042_CMD_PORT, 1, i8042_access, m, "i8042"},
+		{X86_DEBUG_PORT, 1, boot_timer_port_access, m, "debug-port"},
+	};
+	int r;
+
+	for (size_t i = 0; i < sizeof(pio) / sizeof(pio[0]); i++) {
+		r = m->ops->pio_map(m, pio[i].port, pio[i].len, pio[i].fn,
+				    pio[i].opaque, pio[i].name);
+		if (r < 0) {
+			log_err(m->log, "vm", "port 0x%x for %s: %s",
+				pio[i].port, pio[i].name, strerror(-r));
+			return r;
+		}
+	}
+	r = m->ops->mmio_map(m, X86_BOOT_TIMER_ADDR, 4096,
+			     boot_timer_mmio_access, m, "boot-timer");
+	if (r < 0)
+		log_err(m->log, "vm", "boot timer: %s", strerror(-r));
+	return r;
 }
 
 int arch_vm_init(struct vm *vm)
@@ -408,30 +432,7 @@ int arch_vm_init(struct vm *vm)
 	serial_init(&a->serial, &console_uart_ops, vm->console);
 	a->serial_init = true;
 	console_attach_uart(vm, serial_receive, &a->serial, X86_COM1_IRQ);
-	r = x86_add_pio(vm, X86_COM1_PORT, 8, serial_access, &a->serial,
-			"serial");
-	if (!r)
-		r = x86_add_pio(vm, X86_PVPANIC_PORT, 1, pvpanic_access, vm,
-				"pvpanic");
-	if (!r)
-		r = x86_add_pio(vm, X86_PM_PORT, 2, acpi_pm_sleep_access, vm,
-				"acpi-sleep");
-	if (!r)
-		r = x86_add_pio(vm, X86_PCI_CONF1_PORT, 8, x86_cf8_access, vm,
-				"pci-conf1");
-	if (!r)
-		r = x86_add_pio(vm, X86_I8042_CMD_PORT, 1, i8042_access, vm,
-				"i8042");
-	if (!r)
-		r = x86_add_pio(vm, X86_DEBUG_PORT, 1, boot_timer_port_access,
-				vm, "debug-port");
-	if (!r) {
-		r = vm_mmio_map(vm, X86_BOOT_TIMER_ADDR, 4096,
-				boot_timer_mmio_access, vm, "boot-timer");
-		if (r < 0)
-			log_err(&vm->log, "vm", "boot timer: %s", strerror(-r));
-	}
-	return r;
+	return x86_board_devices(vm);
 }
 
 /* Guest RAM needed for `end` bytes of kernel/initrd plus early headroom. */

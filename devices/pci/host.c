@@ -9,7 +9,7 @@
 
 #include "devices/pci/pcie.h"
 #include "devices/pci/testdev.h"
-#include "vmm/vm.h"
+#include "devices/machine.h"
 
 static void set_mem_window(struct pci_config *c, uint64_t base, uint64_t size)
 {
@@ -95,51 +95,57 @@ unsigned int pci_bar_kind_flags(enum pci_bar_kind k)
 	}
 }
 
-static int vm_pci_map(void *opaque, uint64_t addr, uint64_t len,
-		      bus_access_fn fn, void *ctx, const char *name)
+static int machine_pci_map(void *opaque, uint64_t addr, uint64_t len,
+			   bus_access_fn fn, void *ctx, const char *name)
 {
-	return vm_mmio_map(opaque, addr, len, fn, ctx, name);
+	struct machine *m = opaque;
+
+	return m->ops->mmio_map(m, addr, len, fn, ctx, name);
 }
 
-static void vm_pci_unmap(void *opaque, uint64_t addr)
+static void machine_pci_unmap(void *opaque, uint64_t addr)
 {
-	vm_mmio_unmap(opaque, addr);
+	struct machine *m = opaque;
+
+	m->ops->mmio_unmap(m, addr);
 }
 
-static const struct pci_root_ops vm_pci_ops = {vm_pci_map, vm_pci_unmap};
+static const struct pci_root_ops machine_pci_ops = {machine_pci_map,
+						    machine_pci_unmap};
 
-int pci_host_add_device(struct vm *vm, const struct pci_dev_req *req,
+int pci_host_add_device(struct pci_dev_list *l, const struct pci_dev_req *req,
 			pci_dev_create_fn create, pci_dev_destroy_fn destroy,
 			void *priv)
 {
 	struct pci_dev_slot *n;
 
-	if (vm->npci_devs >= PCI_PLAN_MAX_PORTS)
+	if (l->n >= PCI_PLAN_MAX_PORTS)
 		return -E2BIG;
-	n = realloc(vm->pci_devs, (vm->npci_devs + 1) * sizeof(*n));
+	n = realloc(l->slot, (l->n + 1) * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	vm->pci_devs = n;
-	n[vm->npci_devs++] = (struct pci_dev_slot){ *req, create, destroy,
-						   priv, NULL };
+	l->slot = n;
+	n[l->n++] = (struct pci_dev_slot){*req, create, destroy, priv, NULL};
 	return 0;
 }
 
-void pci_host_free_devices(struct vm *vm)
+void pci_host_free_devices(struct pci_dev_list *l)
 {
-	for (unsigned int i = 0; i < vm->npci_devs; i++)
-		if (vm->pci_devs[i].destroy)
-			vm->pci_devs[i].destroy(&vm->pci_devs[i]);
-	free(vm->pci_devs);
-	vm->pci_devs = NULL;
-	vm->npci_devs = 0;
+	for (unsigned int i = 0; i < l->n; i++)
+		if (l->slot[i].destroy)
+			l->slot[i].destroy(&l->slot[i]);
+	free(l->slot);
+	l->slot = NULL;
+	l->n = 0;
 }
 
-static int testdev_create(struct vm *vm, struct pci_dev_slot *slot,
+static int testdev_create(struct machine *m, struct pci_dev_slot *slot,
 			  const struct pci_plan_dev *pd)
 {
 	struct testdev *t = calloc(1, sizeof(*t));
 	uint64_t size[6] = {0};
+
+	(void)m;
 	unsigned int flags[6] = {0};
 	int r;
 
@@ -166,22 +172,21 @@ static void testdev_free(struct pci_dev_slot *slot)
 	slot->priv = NULL;
 }
 
-int pci_host_add_testdevs(struct vm *vm)
+int pci_host_add_testdevs(struct machine *m, char *const *specs, unsigned int n)
 {
 	struct pci_dev_req req;
 	char err[256];
 	int r;
 
-	for (unsigned int i = 0; i < vm->cfg.n_pci_testdevs; i++) {
-		r = pci_testdev_parse(vm->cfg.pci_testdevs[i], i, &req, err,
-				      sizeof(err));
+	for (unsigned int i = 0; i < n; i++) {
+		r = pci_testdev_parse(specs[i], i, &req, err, sizeof(err));
 		if (r < 0) {
-			log_err(&vm->log, "pci", "--pci-testdev %s: %s",
-				vm->cfg.pci_testdevs[i], err);
+			log_err(m->log, "pci", "--pci-testdev %s: %s", specs[i],
+				err);
 			return -EINVAL;
 		}
-		r = pci_host_add_device(vm, &req, testdev_create, testdev_free,
-					NULL);
+		r = m->ops->pci_add(m, &req, testdev_create, testdev_free,
+				    NULL);
 		if (r < 0)
 			return r;
 	}
@@ -189,14 +194,15 @@ int pci_host_add_testdevs(struct vm *vm)
 }
 
 /* Create device `i`, program its BARs from the plan, attach it. */
-static int pci_host_realize(struct vm *vm, struct pci_host *h, unsigned int i)
+static int pci_host_realize(struct machine *m, struct pci_host *h,
+			    unsigned int i)
 {
 	const struct pci_plan_dev *d = &h->plan->dev[i];
-	struct pci_dev_slot *slot = &vm->pci_devs[i];
+	struct pci_dev_slot *slot = &h->devs->slot[i];
 	struct pci_function *fn;
 	int r;
 
-	r = slot->create(vm, slot, d);
+	r = slot->create(m, slot, d);
 	if (r < 0)
 		return r;
 	fn = slot->fn;
@@ -214,19 +220,24 @@ static int pci_host_realize(struct vm *vm, struct pci_host *h, unsigned int i)
 	return 0;
 }
 
-int pci_host_create(struct vm *vm, uint64_t ecam_base, struct pci_host **out)
+int pci_host_create(struct machine *m, const struct pci_plan *plan,
+		    struct pci_dev_list *devs, uint64_t ecam_base,
+		    struct pci_host **out)
 {
-	const struct pci_plan *plan = vm->pci_plan;
-	struct pci_host *h = calloc(1, sizeof(*h));
+	struct pci_host *h;
 	int r;
 
+	if (plan->ndevs > devs->n)
+		return -EINVAL;
+	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	*out = h;
 	h->plan = plan;
+	h->devs = devs;
 	h->ecam_base = ecam_base;
-	pci_root_init(&h->root, &vm->log, plan->bus_first, plan->bus_last,
-		      ecam_base, &vm_pci_ops, vm);
+	pci_root_init(&h->root, m->log, plan->bus_first, plan->bus_last,
+		      ecam_base, &machine_pci_ops, m);
 	h->ports = calloc(plan->nports ? plan->nports : 1, sizeof(*h->ports));
 	if (!h->ports)
 		return -ENOMEM;
@@ -239,23 +250,23 @@ int pci_host_create(struct vm *vm, uint64_t ecam_base, struct pci_host **out)
 				&h->root, &h->ports[i],
 				(uint8_t)(p->device << 3 | p->function));
 		if (r < 0) {
-			log_err(&vm->log, "pci", "root port %u: %s", i,
+			log_err(m->log, "pci", "root port %u: %s", i,
 				strerror(-r));
 			return r;
 		}
 	}
 	for (unsigned int i = 0; i < plan->ndevs; i++) {
-		r = pci_host_realize(vm, h, i);
+		r = pci_host_realize(m, h, i);
 		if (r < 0) {
-			log_err(&vm->log, "pci", "%s: %s", plan->dev[i].name,
+			log_err(m->log, "pci", "%s: %s", plan->dev[i].name,
 				strerror(-r));
 			return r;
 		}
 	}
-	r = vm_mmio_map(vm, ecam_base, h->root.ecam_size, pci_ecam_access,
-			&h->root, "ecam");
+	r = m->ops->mmio_map(m, ecam_base, h->root.ecam_size, pci_ecam_access,
+			     &h->root, "ecam");
 	if (r < 0)
-		log_err(&vm->log, "pci", "ECAM at 0x%llx: %s",
+		log_err(m->log, "pci", "ECAM at 0x%llx: %s",
 			(unsigned long long)ecam_base, strerror(-r));
 	return r;
 }

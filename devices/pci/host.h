@@ -11,7 +11,7 @@
 #define PCI_ROOT_PORT_DEVICE \
 	0x000c /* "QEMU PCIe Root port": generic, no quirks */
 
-struct vm;
+struct machine;
 struct pci_dev_slot;
 
 /*
@@ -20,7 +20,7 @@ struct pci_dev_slot;
  * the BAR addresses from the plan, turns decoding on and attaches it below
  * its root port).
  */
-typedef int (*pci_dev_create_fn)(struct vm *vm, struct pci_dev_slot *slot,
+typedef int (*pci_dev_create_fn)(struct machine *m, struct pci_dev_slot *slot,
 				 const struct pci_plan_dev *pd);
 typedef void (*pci_dev_destroy_fn)(struct pci_dev_slot *slot);
 
@@ -33,9 +33,16 @@ struct pci_dev_slot {
 	struct pci_function *fn; /* set by create() */
 };
 
+/* The devices registered so far, in guest order. */
+struct pci_dev_list {
+	struct pci_dev_slot *slot;
+	unsigned int n;
+};
+
 struct pci_host {
 	struct pci_root root;
 	const struct pci_plan *plan;
+	struct pci_dev_list *devs;
 	struct pci_function *ports; /* plan->nports */
 	uint64_t ecam_base;
 };
@@ -45,28 +52,32 @@ struct pci_host {
  * order of devices in the guest). `priv` is handed to create/destroy.
  */
 __attribute__((warn_unused_result)) int
-pci_host_add_device(struct vm *vm, const struct pci_dev_req *req,
+pci_host_add_device(struct pci_dev_list *l, const struct pci_dev_req *req,
 		    pci_dev_create_fn create, pci_dev_destroy_fn destroy,
 		    void *priv);
 
 /* Release every registered device (after the host is gone). */
-void pci_host_free_devices(struct vm *vm);
+void pci_host_free_devices(struct pci_dev_list *l);
 
 /*
- * Create the root complex described by vm->pci_plan with its ECAM at
+ * Create the root complex described by `plan` with its ECAM at
  * `ecam_base`: root ports with bus numbers, windows and ACS programmed,
- * the registered devices created, their BARs assigned and decoding.
- * Registers ECAM and BARs on the VM's MMIO bus. 0 or -errno (logged).
+ * the devices of `devs` (plan->dev[i] is devs->slot[i]) created, their
+ * BARs assigned and decoding. Registers ECAM and BARs on the machine's
+ * MMIO bus. 0 or -errno (logged).
  */
 __attribute__((warn_unused_result)) int
-pci_host_create(struct vm *vm, uint64_t ecam_base, struct pci_host **out);
+pci_host_create(struct machine *m, const struct pci_plan *plan,
+		struct pci_dev_list *devs, uint64_t ecam_base,
+		struct pci_host **out);
 void pci_host_destroy(struct pci_host *h);
 
 /* PCI_BAR_* flags (devices/pci/config.h) of a planner BAR kind. */
 unsigned int pci_bar_kind_flags(enum pci_bar_kind k);
 
-/* Register the --pci-testdev devices of the config. */
-__attribute__((warn_unused_result)) int pci_host_add_testdevs(struct vm *vm);
+/* Register the --pci-testdev devices `specs`. */
+__attribute__((warn_unused_result)) int
+pci_host_add_testdevs(struct machine *m, char *const *specs, unsigned int n);
 
 /* Program a root port's config space from its plan entry (pure). */
 __attribute__((warn_unused_result)) int

@@ -10,27 +10,25 @@
 
 #include "devices/pci/host.h"
 #include "devices/vfio/preflight.h"
-#include "vmm/arch.h"
 #include "vmm/parse.h"
-#include "vmm/vm.h"
+#include "devices/machine.h"
 
 static const struct vfio_pf_roots host_roots = {"/sys", "/dev", "/proc"};
 
-int vfio_kvm_add_file(struct vm *vm, int fd)
+int vfio_kvm_add_file(struct vfio_vm *vv, int fd)
 {
-	struct vfio_vm *vv = vm->vfio;
 	int r;
 
 	if (vv->nkvm_files == sizeof(vv->kvm_files) / sizeof(vv->kvm_files[0]))
 		return -E2BIG;
-	r = vm_vfio_file_add(vm, fd);
+	r = vv->m->ops->vfio_file_add(vv->m, fd);
 	if (r < 0)
 		return r;
 	vv->kvm_files[vv->nkvm_files++] = fd;
 	return 0;
 }
 
-static int vfio_slot_create(struct vm *vm, struct pci_dev_slot *slot,
+static int vfio_slot_create(struct machine *m, struct pci_dev_slot *slot,
 			    const struct pci_plan_dev *pd)
 {
 	struct vfio_dev *d = slot->priv;
@@ -39,8 +37,7 @@ static int vfio_slot_create(struct vm *vm, struct pci_dev_slot *slot,
 	if (!d)
 		return -EINVAL; /* planned only */
 	r = vfio_dev_realize(
-		d, arch_pci_intx_gsi(vm->pci_plan->port[pd->port].device,
-				     d->sh.intx_pin ? d->sh.intx_pin : 1));
+		d, m->ops->intx_gsi(m, pd, d->sh.intx_pin ? d->sh.intx_pin : 1));
 	slot->fn = &d->fn;
 	return r;
 }
@@ -54,7 +51,7 @@ static void vfio_slot_destroy(struct pci_dev_slot *slot)
 }
 
 /* Every fatal finding, with its fix, in the preflight's own words. */
-static void log_findings(struct vm *vm, const struct vfio_pf_device *pf)
+static void log_findings(struct logger *log, const struct vfio_pf_device *pf)
 {
 	for (unsigned int i = 0; i < pf->nfindings; i++) {
 		const struct vfio_pf_finding *f = &pf->findings[i];
@@ -62,22 +59,21 @@ static void log_findings(struct vm *vm, const struct vfio_pf_device *pf)
 
 		if (!f->fatal)
 			continue;
-		log_err(&vm->log, "vfio", "%s", f->msg);
+		log_err(log, "vfio", "%s", f->msg);
 		while (*p) {
 			const char *nl = strchr(p, '\n');
 			int n = nl ? (int)(nl - p) : (int)strlen(p);
 
-			log_err(&vm->log, "vfio", "  %s%.*s",
+			log_err(log, "vfio", "  %s%.*s",
 				p == f->fix ? "fix: " : "     ", n, p);
 			p += n + (nl ? 1 : 0);
 		}
 	}
 }
 
-static struct vfio_dev *vfio_dev_new(struct vm *vm, const char *bdf,
+static struct vfio_dev *vfio_dev_new(struct vfio_vm *vv, const char *bdf,
 				     const char *name, int group)
 {
-	struct vfio_vm *vv = vm->vfio;
 	struct vfio_dev **n, *d;
 
 	n = realloc(vv->devs, (vv->ndevs + 1) * sizeof(*n));
@@ -87,7 +83,8 @@ static struct vfio_dev *vfio_dev_new(struct vm *vm, const char *bdf,
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
-	d->vm = vm;
+	d->mach = vv->m;
+	d->vv = vv;
 	d->fd = -1;
 	d->group = group;
 	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
@@ -105,11 +102,10 @@ static struct vfio_dev *vfio_dev_new(struct vm *vm, const char *bdf,
 }
 
 /* One --vfio device: checked, opened (unless planning) and registered. */
-static int vfio_add_one(struct vm *vm, unsigned int i, bool plan_only,
-			struct vfio_pf_device *pf)
+static int vfio_add_one(struct vfio_vm *vv, const struct microvm_vfio *cfg,
+			unsigned int i, struct vfio_pf_device *pf)
 {
-	const struct microvm_vfio *cfg = &vm->cfg.vfio[i];
-	struct vfio_vm *vv = vm->vfio;
+	struct machine *m = vv->m;
 	struct pci_dev_req req;
 	struct vfio_dev *d;
 	char bdf[VFIO_PF_BDF_LEN], name[PCI_PLAN_NAME_LEN];
@@ -123,31 +119,31 @@ static int vfio_add_one(struct vm *vm, unsigned int i, bool plan_only,
 	r = vfio_preflight(&host_roots, bdf, pf);
 	if (r < 0)
 		return r;
-	if (plan_only) {
+	if (m->plan_only) {
 		/* Plan from what sysfs says; nothing is opened. */
 		if (!pf->exists) {
-			log_findings(vm, pf);
+			log_findings(m->log, pf);
 			return -EINVAL;
 		}
 		r = vfio_pf_dev_req(pf, name, &req);
 		if (r < 0) {
-			log_err(&vm->log, "vfio", "%s: unusable BARs", bdf);
+			log_err(m->log, "vfio", "%s: unusable BARs", bdf);
 			return r;
 		}
 		snprintf(req.host_bdf, sizeof(req.host_bdf), "%s", bdf);
-		return pci_host_add_device(vm, &req, vfio_slot_create,
-					   vfio_slot_destroy, NULL);
+		return m->ops->pci_add(m, &req, vfio_slot_create,
+				       vfio_slot_destroy, NULL);
 	}
 	if (!pf->ready) {
-		log_findings(vm, pf);
+		log_findings(m->log, pf);
 		return -EINVAL;
 	}
 	if (!vv->iommu) {
-		r = vfio_container_create(&vm->log, host_roots.dev, &vv->iommu);
+		r = vfio_container_create(m->log, host_roots.dev, &vv->iommu);
 		if (r < 0)
 			return r;
 	}
-	d = vfio_dev_new(vm, bdf, name, pf->group);
+	d = vfio_dev_new(vv, bdf, name, pf->group);
 	if (!d)
 		return -ENOMEM;
 	r = vfio_dev_open(d, vv->iommu);
@@ -155,7 +151,7 @@ static int vfio_add_one(struct vm *vm, unsigned int i, bool plan_only,
 		return r;
 	vfio_shadow_dev_req(&d->sh, name, &req);
 	snprintf(req.host_bdf, sizeof(req.host_bdf), "%s", bdf);
-	log_info(&vm->log, d->name,
+	log_info(m->log, d->name,
 		 "%s (%04x:%04x) in IOMMU group %d, through the %s back-end%s",
 		 bdf, pci_get16(&d->sh.cfg, 0), pci_get16(&d->sh.cfg, 2),
 		 d->group, vv->iommu->ops->name,
@@ -163,36 +159,37 @@ static int vfio_add_one(struct vm *vm, unsigned int i, bool plan_only,
 		 : d->sh.msi.present ? ", MSI"
 		 : d->sh.intx_pin    ? ", INTx only"
 				     : ", no interrupts");
-	return pci_host_add_device(vm, &req, vfio_slot_create,
-				   vfio_slot_destroy, d);
+	return m->ops->pci_add(m, &req, vfio_slot_create, vfio_slot_destroy,
+			       d);
 }
 
-int vfio_check_config(struct vm *vm)
+int vfio_check_config(struct logger *log, const struct microvm_vfio *list,
+		      unsigned int n)
 {
 	char bdf[VFIO_PF_BDF_LEN], other[VFIO_PF_BDF_LEN];
 
-	for (unsigned int i = 0; i < vm->cfg.nvfio; i++) {
-		const struct microvm_vfio *cfg = &vm->cfg.vfio[i];
+	for (unsigned int i = 0; i < n; i++) {
+		const struct microvm_vfio *cfg = &list[i];
 
 		if (vfio_bdf_parse(cfg->bdf, bdf, sizeof(bdf)) < 0) {
-			log_err(&vm->log, "vfio",
+			log_err(log, "vfio",
 				"'%s' is not a PCI address (want DDDD:BB:DD.F "
 				"such as 0000:17:00.0, or BB:DD.F)",
 				cfg->bdf);
 			return -EINVAL;
 		}
 		if (cfg->id && check_device_name(cfg->id) < 0) {
-			log_err(&vm->log, "vfio",
+			log_err(log, "vfio",
 				"%s: id '%s': use 1-31 letters, digits, '-', "
 				"'_' or '.'",
 				bdf, cfg->id);
 			return -EINVAL;
 		}
 		for (unsigned int j = 0; j < i; j++) {
-			if (vfio_bdf_parse(vm->cfg.vfio[j].bdf, other,
+			if (vfio_bdf_parse(list[j].bdf, other,
 					   sizeof(other)) == 0 &&
 			    !strcmp(other, bdf)) {
-				log_err(&vm->log, "vfio", "%s is given twice",
+				log_err(log, "vfio", "%s is given twice",
 					bdf);
 				return -EINVAL;
 			}
@@ -201,24 +198,28 @@ int vfio_check_config(struct vm *vm)
 	return 0;
 }
 
-int vfio_add_devices(struct vm *vm, bool plan_only)
+int vfio_add_devices(struct machine *m, const struct microvm_vfio *list,
+		     unsigned int n, struct vfio_vm **out)
 {
 	struct vfio_pf_device *pf;
+	struct vfio_vm *vv;
 	int r = 0;
 
-	if (!vm->cfg.nvfio)
+	if (!n)
 		return 0;
-	vm->vfio = calloc(1, sizeof(*vm->vfio));
+	vv = calloc(1, sizeof(*vv));
 	pf = malloc(sizeof(*pf));
-	if (!vm->vfio || !pf) {
+	if (!vv || !pf) {
+		free(vv);
 		free(pf);
 		return -ENOMEM;
 	}
-	vm->vfio->vm = vm;
-	pthread_mutex_init(&vm->vfio->dma_lock, NULL);
-	pthread_cond_init(&vm->vfio->dma_cond, NULL);
-	for (unsigned int i = 0; !r && i < vm->cfg.nvfio; i++)
-		r = vfio_add_one(vm, i, plan_only, pf);
+	vv->m = m;
+	pthread_mutex_init(&vv->dma_lock, NULL);
+	pthread_cond_init(&vv->dma_cond, NULL);
+	*out = vv; /* vfio_vm_destroy() releases what was done */
+	for (unsigned int i = 0; !r && i < n; i++)
+		r = vfio_add_one(vv, &list[i], i, pf);
 	free(pf);
 	return r;
 }
@@ -239,28 +240,28 @@ static bool in_ranges(const struct vfio_iommu_range *rg, int n, uint64_t start,
 static void *dma_thread(void *arg)
 {
 	struct vfio_vm *vv = arg;
-	struct vm *vm = vv->vm;
-	uint64_t t0 = vm_now_ns(), bytes = 0;
+	struct machine *mach = vv->m;
+	uint64_t t0 = machine_now_ns(), bytes = 0;
 	char sz[32];
 	int r = 0;
 
 	pthread_setname_np(pthread_self(), "microvm-dma");
-	for (unsigned int i = 0; !r && i < vm->mem.nregions; i++) {
-		const struct mem_region *m = &vm->mem.regions[i];
+	for (unsigned int i = 0; !r && i < mach->mem->nregions; i++) {
+		const struct mem_region *m = &mach->mem->regions[i];
 
 		for (uint64_t off = 0; !r && off < m->size; off += DMA_CHUNK) {
 			uint64_t len = m->size - off < DMA_CHUNK ? m->size - off
 								 : DMA_CHUNK;
 
 			if (atomic_load(&vv->dma_cancel) ||
-			    atomic_load(&vm->stopping)) {
+			    mach->ops->stopping(mach)) {
 				r = -ECANCELED;
 				break;
 			}
 			r = vv->iommu->ops->map(vv->iommu, m->gpa + off, len,
 						m->hva + off);
 			if (r < 0)
-				log_err(&vm->log, "vfio",
+				log_err(mach->log, "vfio",
 					"mapping guest RAM 0x%llx-0x%llx for "
 					"DMA: %s%s",
 					(unsigned long long)(m->gpa + off),
@@ -279,7 +280,7 @@ static void *dma_thread(void *arg)
 	}
 	pthread_mutex_lock(&vv->dma_lock);
 	vv->dma_bytes = bytes;
-	vv->dma_ns = vm_now_ns() - t0;
+	vv->dma_ns = machine_now_ns() - t0;
 	vv->dma_err = r;
 	vv->dma_done = true;
 	pthread_cond_broadcast(&vv->dma_cond);
@@ -287,14 +288,15 @@ static void *dma_thread(void *arg)
 	if (r == -ECANCELED)
 		return NULL;
 	if (r < 0) {
-		vm_request_exit(vm, MICROVM_EXIT_ERROR, -1, r,
-				"mapping guest RAM for DMA failed: %s",
-				strerror(-r));
+		machine_end(mach, MICROVM_EXIT_ERROR, r,
+			    "mapping guest RAM for DMA failed: %s",
+			    strerror(-r));
 		return NULL;
 	}
-	vm_phase(vm, VM_PH_DMA);
+	if (vv->mapped)
+		vv->mapped(vv->mapped_opaque);
 	format_size(bytes, sz, sizeof(sz));
-	log_info(&vm->log, "vfio",
+	log_info(mach->log, "vfio",
 		 "guest RAM (%s) mapped for DMA in %.1f ms (%.2f GB/s), while "
 		 "the guest started",
 		 sz, (double)vv->dma_ns / 1e6,
@@ -302,9 +304,11 @@ static void *dma_thread(void *arg)
 	return NULL;
 }
 
-int vfio_map_guest_ram(struct vm *vm)
+int vfio_map_guest_ram(struct vfio_vm *vv, void (*mapped)(void *opaque),
+		       void *opaque)
 {
-	struct vfio_vm *vv = vm->vfio;
+	const struct guest_mem *mem;
+	struct logger *log;
 	struct vfio_iommu_range rg[VFIO_IOMMU_MAX_RANGES];
 	char list[512];
 	sigset_t all, old;
@@ -312,16 +316,20 @@ int vfio_map_guest_ram(struct vm *vm)
 
 	if (!vv || !vv->iommu)
 		return 0;
+	mem = vv->m->mem;
+	log = vv->m->log;
+	vv->mapped = mapped;
+	vv->mapped_opaque = opaque;
 	n = vv->iommu->ops->iova_ranges(vv->iommu, rg, VFIO_IOMMU_MAX_RANGES);
 	if (n < 0) {
-		log_err(&vm->log, "vfio",
+		log_err(log, "vfio",
 			"asking the IOMMU for its IOVA "
 			"ranges: %s",
 			strerror(-n));
 		return n;
 	}
-	for (unsigned int i = 0; n > 0 && i < vm->mem.nregions; i++) {
-		const struct mem_region *m = &vm->mem.regions[i];
+	for (unsigned int i = 0; n > 0 && i < mem->nregions; i++) {
+		const struct mem_region *m = &mem->regions[i];
 		size_t off = 0;
 
 		if (in_ranges(rg, n, m->gpa, m->gpa + m->size - 1))
@@ -333,7 +341,7 @@ int vfio_map_guest_ram(struct vm *vm)
 						k ? ", " : "",
 						(unsigned long long)rg[k].start,
 						(unsigned long long)rg[k].last);
-		log_err(&vm->log, "vfio",
+		log_err(log, "vfio",
 			"guest RAM 0x%llx-0x%llx is not inside the IOVA ranges "
 			"this host's IOMMU translates (%s), so devices could "
 			"not reach it by DMA; give the VM less --memory",
@@ -347,7 +355,7 @@ int vfio_map_guest_ram(struct vm *vm)
 	r = -pthread_create(&vv->dma_thread, NULL, dma_thread, vv);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0) {
-		log_err(&vm->log, "vfio", "starting the DMA-map thread: %s",
+		log_err(log, "vfio", "starting the DMA-map thread: %s",
 			strerror(-r));
 		return r;
 	}
@@ -367,9 +375,8 @@ int vfio_dma_wait(struct vfio_vm *vv)
 	return r;
 }
 
-int vfio_timings_json(const struct vm *vm, char *buf, size_t len)
+int vfio_timings_json(const struct vfio_vm *vv, char *buf, size_t len)
 {
-	const struct vfio_vm *vv = vm->vfio;
 	uint64_t dma_ns, dma_bytes;
 	size_t off = 0;
 	int n;
@@ -412,10 +419,8 @@ int vfio_timings_json(const struct vm *vm, char *buf, size_t len)
 	return (int)off;
 }
 
-void vfio_vm_destroy(struct vm *vm)
+void vfio_vm_destroy(struct vfio_vm *vv)
 {
-	struct vfio_vm *vv = vm->vfio;
-
 	if (!vv)
 		return;
 	if (vv->dma_thread_started) {
@@ -432,11 +437,10 @@ void vfio_vm_destroy(struct vm *vm)
 	}
 	free(vv->devs);
 	for (unsigned int i = 0; i < vv->nkvm_files; i++)
-		vm_vfio_file_del(vm, vv->kvm_files[i]);
+		vv->m->ops->vfio_file_del(vv->m, vv->kvm_files[i]);
 	if (vv->iommu)
 		vv->iommu->ops->destroy(vv->iommu);
 	pthread_cond_destroy(&vv->dma_cond);
 	pthread_mutex_destroy(&vv->dma_lock);
 	free(vv);
-	vm->vfio = NULL;
 }

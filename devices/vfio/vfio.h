@@ -11,7 +11,9 @@
 #include "devices/vfio/iommu.h"
 #include "devices/vfio/vfio_cfg.h"
 
-struct vm;
+struct logger;
+struct machine;
+struct microvm_vfio;
 
 #define VFIO_MAX_AREAS 8 /* mmapped pieces of one BAR */
 
@@ -43,7 +45,8 @@ struct vfio_vec {
 };
 
 struct vfio_dev {
-	struct vm *vm;
+	struct machine *mach;
+	struct vfio_vm *vv; /* the VM's VFIO state: DMA gate, KVM files */
 	struct pci_function fn;
 	char bdf[16]; /* host */
 	char name[32];
@@ -87,7 +90,9 @@ struct vfio_vm {
 	 * Guest RAM is pinned and mapped by a thread of its own while the
 	 * guest boots; a device's bus mastering waits for it (dma_lock).
 	 */
-	struct vm *vm;
+	struct machine *m;
+	void (*mapped)(void *opaque); /* guest RAM is mapped */
+	void *mapped_opaque;
 	pthread_t dma_thread;
 	bool dma_thread_started;
 	pthread_mutex_t dma_lock;
@@ -102,24 +107,32 @@ struct vfio_vm {
  * Check the config's --vfio list before anything is opened: well-formed
  * BDFs, each given once, usable ids. 0 or -EINVAL (logged).
  */
-__attribute__((warn_unused_result)) int vfio_check_config(struct vm *vm);
+__attribute__((warn_unused_result)) int
+vfio_check_config(struct logger *log, const struct microvm_vfio *list,
+		  unsigned int n);
 
 /*
- * Register the config's --vfio devices with the PCIe host (after the
- * preflight; with plan_only, the BARs come from sysfs and nothing is
- * opened). 0 or -errno; -EINVAL when the preflight says a device cannot
- * be passed through (logged in its words).
+ * Put the --vfio devices `list` on the machine's PCIe fabric, each after
+ * its preflight (when the machine only plans, the BARs come from sysfs
+ * and nothing is opened). *out (NULL without devices) is the VM's VFIO
+ * state, set even on failure: vfio_vm_destroy() it. 0 or -errno; -EINVAL
+ * when the preflight says a device cannot be passed through (logged in
+ * its words).
  */
-__attribute__((warn_unused_result)) int vfio_add_devices(struct vm *vm,
-							 bool plan_only);
+__attribute__((warn_unused_result)) int
+vfio_add_devices(struct machine *m, const struct microvm_vfio *list,
+		 unsigned int n, struct vfio_vm **out);
 
 /*
  * Check guest RAM against the IOMMU's IOVA ranges, then start mapping all
  * of it for DMA (IOVA = guest physical) in a thread of its own, so the
- * guest boots meanwhile; vfio_dma_wait() is the gate. A failure to map
- * ends the VM with MICROVM_EXIT_ERROR. 0 or -errno (logged).
+ * guest boots meanwhile; vfio_dma_wait() is the gate. That thread calls
+ * mapped(opaque) once all of it is mapped; a failure to map ends the VM
+ * with MICROVM_EXIT_ERROR. 0 or -errno (logged).
  */
-__attribute__((warn_unused_result)) int vfio_map_guest_ram(struct vm *vm);
+__attribute__((warn_unused_result)) int
+vfio_map_guest_ram(struct vfio_vm *vv, void (*mapped)(void *opaque),
+		   void *opaque);
 
 /*
  * Wait until guest RAM is mapped for DMA (a device may not master the bus
@@ -128,14 +141,14 @@ __attribute__((warn_unused_result)) int vfio_map_guest_ram(struct vm *vm);
 int vfio_dma_wait(struct vfio_vm *vv);
 
 /* The "vfio" member of the timings JSON ("" without devices); length or -ENOSPC. */
-int vfio_timings_json(const struct vm *vm, char *buf, size_t len);
+int vfio_timings_json(const struct vfio_vm *vv, char *buf, size_t len);
 
 /* Tell KVM's VFIO pseudo-device about a group (or device) fd. */
-__attribute__((warn_unused_result)) int vfio_kvm_add_file(struct vm *vm,
+__attribute__((warn_unused_result)) int vfio_kvm_add_file(struct vfio_vm *vv,
 							  int fd);
 
 /* Unmap DMA, close groups, container and the KVM device (after the devices). */
-void vfio_vm_destroy(struct vm *vm);
+void vfio_vm_destroy(struct vfio_vm *vv);
 
 /* ---- the device model (vfio_pci.c) ---- */
 

@@ -12,8 +12,7 @@
 #include <unistd.h>
 
 #include "devices/vfio/vfio.h"
-#include "vmm/irq.h"
-#include "vmm/vm.h"
+#include "devices/machine.h"
 
 static int xioctl(int fd, unsigned long req, void *arg)
 {
@@ -198,7 +197,7 @@ static void vfio_config_written(struct pci_function *f, unsigned int off,
 	 */
 	if (touches(off, len, PCI_COMMAND, 1) &&
 	    (f->cfg.cfg[PCI_COMMAND] & PCI_COMMAND_MASTER) &&
-	    vfio_dma_wait(d->vm->vfio) < 0)
+	    vfio_dma_wait(d->vv) < 0)
 		f->cfg.cfg[PCI_COMMAND] &= (uint8_t)~PCI_COMMAND_MASTER;
 	for (unsigned int i = 0; i < len; i++)
 		npass += vfio_shadow_passthru(&d->sh, off + i);
@@ -211,7 +210,7 @@ static void vfio_config_written(struct pci_function *f, unsigned int off,
 					       off + i);
 	}
 	if (r < 0 && ratelimit_ok(&d->rl, 5))
-		log_warn(&d->vm->log, d->name, "config write at 0x%x: %s", off,
+		log_warn(d->mach->log, d->name, "config write at 0x%x: %s", off,
 			 strerror(-r));
 	if (mi->present &&
 	    touches(off, len, mi->cap,
@@ -272,13 +271,13 @@ static void intx_enable(struct vfio_dev *d)
 
 	if (!d->intx || d->intx_on)
 		return;
-	r = vm_irqfd_resample(d->vm, d->intx_efd, d->intx_resample_fd,
+	r = d->mach->ops->irqfd(d->mach, d->intx_efd, d->intx_resample_fd,
 			      d->intx_gsi, true);
 	if (!r) {
 		fd = d->intx_efd;
 		r = set_irqs(d, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd);
 		if (r < 0)
-			(void)!vm_irqfd_resample(d->vm, d->intx_efd, -1,
+			(void)!d->mach->ops->irqfd(d->mach, d->intx_efd, -1,
 						 d->intx_gsi, false);
 	}
 	if (!r) {
@@ -288,7 +287,7 @@ static void intx_enable(struct vfio_dev *d)
 	}
 	d->intx_on = r == 0;
 	if (r < 0 && ratelimit_ok(&d->rl, 5))
-		log_warn(&d->vm->log, d->name, "enabling INTx (GSI %u): %s",
+		log_warn(d->mach->log, d->name, "enabling INTx (GSI %u): %s",
 			 d->intx_gsi, strerror(-r));
 }
 
@@ -297,7 +296,7 @@ static void intx_disable(struct vfio_dev *d)
 	if (!d->intx_on)
 		return;
 	(void)!set_irqs(d, VFIO_PCI_INTX_IRQ_INDEX, 0, 0, NULL);
-	(void)!vm_irqfd_resample(d->vm, d->intx_efd, -1, d->intx_gsi, false);
+	(void)!d->mach->ops->irqfd(d->mach, d->intx_efd, -1, d->intx_gsi, false);
 	d->intx_on = false;
 }
 
@@ -313,13 +312,13 @@ static int vec_setup(struct vfio_dev *d, struct vfio_vec *e, uint64_t addr,
 			return -errno;
 	}
 	if (!e->routed) {
-		r = vm_msi_gsi_alloc(d->vm, &e->gsi);
+		r = d->mach->ops->msi_alloc(d->mach, &e->gsi);
 		if (r < 0)
 			return r;
 		e->addr = ~addr;
 	}
 	if (e->addr != addr || e->data != data || !e->routed) {
-		r = vm_msi_route(d->vm, e->gsi, addr, data,
+		r = d->mach->ops->msi_route(d->mach, e->gsi, addr, data,
 				 pci_function_requester_id(&d->fn));
 		if (r < 0)
 			return r;
@@ -334,7 +333,7 @@ static void vec_irqfd(struct vfio_dev *d, struct vfio_vec *e, bool on)
 {
 	if (e->irqfd == on || e->efd < 0 || !e->routed)
 		return;
-	if (vm_irqfd(d->vm, e->efd, e->gsi, on) == 0)
+	if (d->mach->ops->irqfd(d->mach, e->efd, -1, e->gsi, on) == 0)
 		e->irqfd = on;
 }
 
@@ -356,7 +355,7 @@ static bool efd_pending(const struct vfio_vec *e)
 static void irq_warn(struct vfio_dev *d, const char *what, int r)
 {
 	if (ratelimit_ok(&d->rl, 5))
-		log_warn(&d->vm->log, d->name, "%s: %s", what, strerror(-r));
+		log_warn(d->mach->log, d->name, "%s: %s", what, strerror(-r));
 }
 
 /* MSI: the emulated capability decides; lock held. */
@@ -409,7 +408,7 @@ static void msi_sync(struct vfio_dev *d)
 			return;
 		}
 		d->msi_nvec = nvec;
-		log_debug(&d->vm->log, d->name, "MSI on: %u vector%s", nvec,
+		log_debug(d->mach->log, d->name, "MSI on: %u vector%s", nvec,
 			  nvec == 1 ? "" : "s");
 	}
 	for (unsigned int i = 0; i < nvec; i++)
@@ -499,7 +498,7 @@ static void msix_sync(struct vfio_dev *d)
 		/* All vectors at once if the host has them, else as used. */
 		r = msix_vfio_enable(d, n);
 		if (r < 0) {
-			log_info(&d->vm->log, d->name,
+			log_info(d->mach->log, d->name,
 				 "MSI-X: the host refused all %u vectors "
 				 "(%s); enabling them as the guest uses them",
 				 n, strerror(-r));
@@ -510,7 +509,7 @@ static void msix_sync(struct vfio_dev *d)
 			return;
 		}
 		d->msix_on = true;
-		log_debug(&d->vm->log, d->name, "MSI-X on: %u of %u vectors",
+		log_debug(d->mach->log, d->name, "MSI-X on: %u of %u vectors",
 			  d->msix_nvfio, n);
 	}
 	for (unsigned int v = 0; v < n; v++) {
@@ -558,7 +557,7 @@ static void msix_table_rw(struct vfio_dev *d, uint64_t off, uint8_t *data,
 		    vec_setup(d, e, (uint64_t)t->addr_hi << 32 | t->addr_lo,
 			      t->data) < 0 &&
 		    ratelimit_ok(&d->rl, 5))
-			log_warn(&d->vm->log, d->name,
+			log_warn(d->mach->log, d->name,
 				 "MSI-X vector %d: route update failed", route);
 	}
 	if (mask >= 0 && d->msix_on)
@@ -617,7 +616,7 @@ static void vfio_bar_access(struct pci_function *f, unsigned int b,
 		if (!is_write)
 			memset(data, 0xff, len);
 		if (ratelimit_ok(&d->rl, 5))
-			log_warn(&d->vm->log, d->name,
+			log_warn(d->mach->log, d->name,
 				 "BAR%u+0x%llx: %u-byte %s failed: %s", b,
 				 (unsigned long long)off, len,
 				 is_write ? "write" : "read",
@@ -629,7 +628,7 @@ static void vfio_bar_access(struct pci_function *f, unsigned int b,
 static void vfio_bars_changed(struct pci_function *f)
 {
 	struct vfio_dev *d = f->opaque;
-	uint64_t t0 = vm_now_ns();
+	uint64_t t0 = machine_now_ns();
 
 	for (unsigned int b = 0; b < 6; b++) {
 		struct vfio_bar *bar = &d->bar[b];
@@ -647,17 +646,17 @@ static void vfio_bars_changed(struct pci_function *f)
 							    a->size);
 			a->dma = false;
 			if (a->slot >= 0) {
-				vm_memslot_del(d->vm, a->slot);
+				d->mach->ops->memslot_del(d->mach, a->slot);
 				a->slot = -1;
 			}
 			if (!want)
 				continue;
-			r = vm_memslot_add(d->vm, want, a->size, a->hva,
+			r = d->mach->ops->memslot_add(d->mach, want, a->size, a->hva,
 					   &a->slot);
 			if (r < 0) {
 				a->slot = -1;
 				if (ratelimit_ok(&d->rl, 5))
-					log_warn(&d->vm->log, d->name,
+					log_warn(d->mach->log, d->name,
 						 "BAR%u+0x%llx at 0x%llx: no "
 						 "memory slot (%s); its "
 						 "accesses exit instead",
@@ -674,14 +673,14 @@ static void vfio_bars_changed(struct pci_function *f)
 			r = d->iommu->ops->map(d->iommu, want, a->size, a->hva);
 			a->dma = r == 0;
 			if (r < 0 && ratelimit_ok(&d->rl, 5))
-				log_info(&d->vm->log, d->name,
+				log_info(d->mach->log, d->name,
 					 "BAR%u+0x%llx: not mapped for "
 					 "peer-to-peer DMA (%s)",
 					 b, (unsigned long long)a->off,
 					 strerror(-r));
 		}
 	}
-	d->bar_map_ns += vm_now_ns() - t0;
+	d->bar_map_ns += machine_now_ns() - t0;
 }
 
 /* ---- open, realize, close ---- */
@@ -690,7 +689,7 @@ int vfio_dev_open(struct vfio_dev *d, struct vfio_iommu *io)
 {
 	struct vfio_device_info info = {.argsz = sizeof(info)};
 	struct vfio_region_info *ri;
-	uint64_t size[6] = {0}, t0 = vm_now_ns();
+	uint64_t size[6] = {0}, t0 = machine_now_ns();
 	uint8_t raw[PCI_CFG_SIZE];
 	size_t raw_len;
 	char err[256];
@@ -701,29 +700,29 @@ int vfio_dev_open(struct vfio_dev *d, struct vfio_iommu *io)
 		return r;
 	d->iommu = io;
 	if (kvm_fd >= 0) {
-		r = vfio_kvm_add_file(d->vm, kvm_fd);
+		r = vfio_kvm_add_file(d->vv, kvm_fd);
 		if (r < 0)
 			return r;
 	}
 	r = xioctl(d->fd, VFIO_DEVICE_GET_INFO, &info);
 	if (r < 0 || !(info.flags & VFIO_DEVICE_FLAGS_PCI) ||
 	    info.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
-		log_err(&d->vm->log, d->name, "%s is not a VFIO PCI device%s%s",
+		log_err(d->mach->log, d->name, "%s is not a VFIO PCI device%s%s",
 			d->bdf, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
 		return r < 0 ? r : -ENODEV;
 	}
 	d->resettable = info.flags & VFIO_DEVICE_FLAGS_RESET;
-	d->open_ns = vm_now_ns() - t0;
+	d->open_ns = machine_now_ns() - t0;
 	if (d->resettable) {
-		t0 = vm_now_ns();
+		t0 = machine_now_ns();
 		r = xioctl(d->fd, VFIO_DEVICE_RESET, NULL);
-		d->reset_ns = vm_now_ns() - t0;
+		d->reset_ns = machine_now_ns() - t0;
 		if (r < 0)
-			log_warn(&d->vm->log, d->name,
+			log_warn(d->mach->log, d->name,
 				 "VFIO_DEVICE_RESET: %s; going on",
 				 strerror(-r));
 	} else {
-		log_info(&d->vm->log, d->name,
+		log_info(d->mach->log, d->name,
 			 "%s has no reset the kernel can do; it starts "
 			 "as the host left it",
 			 d->bdf);
@@ -731,7 +730,7 @@ int vfio_dev_open(struct vfio_dev *d, struct vfio_iommu *io)
 	for (unsigned int b = 0; b < 6; b++) {
 		r = region_info(d, VFIO_PCI_BAR0_REGION_INDEX + b, &ri);
 		if (r < 0) {
-			log_err(&d->vm->log, d->name, "BAR%u region info: %s",
+			log_err(d->mach->log, d->name, "BAR%u region info: %s",
 				b, strerror(-r));
 			return r;
 		}
@@ -743,7 +742,7 @@ int vfio_dev_open(struct vfio_dev *d, struct vfio_iommu *io)
 	}
 	r = region_info(d, VFIO_PCI_CONFIG_REGION_INDEX, &ri);
 	if (r < 0) {
-		log_err(&d->vm->log, d->name, "config region info: %s",
+		log_err(d->mach->log, d->name, "config region info: %s",
 			strerror(-r));
 		return r;
 	}
@@ -752,18 +751,18 @@ int vfio_dev_open(struct vfio_dev *d, struct vfio_iommu *io)
 	free(ri);
 	r = cfg_pread(d, raw, raw_len, 0);
 	if (r < 0) {
-		log_err(&d->vm->log, d->name, "reading config space: %s",
+		log_err(d->mach->log, d->name, "reading config space: %s",
 			strerror(-r));
 		return r;
 	}
 	r = vfio_shadow_build(raw, raw_len, size, &d->sh, err, sizeof(err));
 	if (r < 0) {
-		log_err(&d->vm->log, d->name, "%s: %s", d->bdf, err);
+		log_err(d->mach->log, d->name, "%s: %s", d->bdf, err);
 		return r;
 	}
 	for (unsigned int b = 0; b < 6; b++) {
 		if (d->sh.io_bar_size[b])
-			log_warn(&d->vm->log, d->name,
+			log_warn(d->mach->log, d->name,
 				 "I/O BAR%u (%llu bytes) is not passed through",
 				 b, (unsigned long long)d->sh.io_bar_size[b]);
 		if (!d->sh.cfg.bar_size[b])
@@ -795,7 +794,7 @@ static int intx_setup(struct vfio_dev *d, unsigned int gsi)
 
 int vfio_dev_realize(struct vfio_dev *d, unsigned int intx_gsi)
 {
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), t0 = vm_now_ns();
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), t0 = machine_now_ns();
 	/* Decoding on; bus mastering is the guest driver's to enable. */
 	uint16_t cmd = PCI_COMMAND_MEMORY;
 	int r;
@@ -828,7 +827,7 @@ int vfio_dev_realize(struct vfio_dev *d, unsigned int intx_gsi)
 				 MAP_SHARED, d->fd,
 				 (off_t)(bar->offset + a->off));
 			if (p == MAP_FAILED) {
-				log_info(&d->vm->log, d->name,
+				log_info(d->mach->log, d->name,
 					 "BAR%u+0x%llx: mmap failed (%s); "
 					 "accesses exit instead",
 					 b, (unsigned long long)a->off,
@@ -841,7 +840,7 @@ int vfio_dev_realize(struct vfio_dev *d, unsigned int intx_gsi)
 	}
 	r = cfg_pwrite(d, &cmd, 2, PCI_COMMAND);
 	if (r < 0) {
-		log_err(&d->vm->log, d->name, "enabling the device: %s",
+		log_err(d->mach->log, d->name, "enabling the device: %s",
 			strerror(-r));
 		return r;
 	}
@@ -853,7 +852,7 @@ int vfio_dev_realize(struct vfio_dev *d, unsigned int intx_gsi)
 	d->fn.config_read_hook = vfio_config_read_hook;
 	d->fn.config_written = vfio_config_written;
 	d->fn.opaque = d;
-	d->bar_map_ns += vm_now_ns() - t0;
+	d->bar_map_ns += machine_now_ns() - t0;
 	return 0;
 }
 
@@ -885,7 +884,7 @@ void vfio_dev_close(struct vfio_dev *d)
 							    a->size);
 			a->dma = false;
 			if (a->slot >= 0)
-				vm_memslot_del(d->vm, a->slot);
+				d->mach->ops->memslot_del(d->mach, a->slot);
 			if (a->hva)
 				munmap(a->hva, a->size);
 			a->slot = -1;
@@ -894,7 +893,7 @@ void vfio_dev_close(struct vfio_dev *d)
 	}
 	if (d->fd >= 0) {
 		if (d->resettable && xioctl(d->fd, VFIO_DEVICE_RESET, NULL) < 0)
-			log_warn(&d->vm->log, d->name,
+			log_warn(d->mach->log, d->name,
 				 "reset at release failed");
 		d->iommu->ops->detach(d->iommu, d->fd);
 		d->fd = -1;

@@ -22,7 +22,7 @@
 #include "devices/virtio/devices.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/evloop.h"
-#include "vmm/vm.h"
+#include "devices/machine.h"
 
 #define BLK_QUEUE_SIZE 256
 /* Data segments per request: the chain also holds header and status. */
@@ -71,7 +71,7 @@ struct blk_io {
 struct virtio_blk {
 	struct virtio_dev vdev;
 	struct virtio_dev_ops ops;
-	struct vm *vm;
+	struct machine *mach;
 	char name[24];
 	char *path;
 	int fd;
@@ -133,7 +133,7 @@ static void blk_set_size(struct virtio_blk *blk, uint64_t size)
 	blk->size = size;
 	blk->capacity = size / BLK_SECTOR_SIZE;
 	if (size % BLK_SECTOR_SIZE)
-		log_warn(&blk->vm->log, blk->name,
+		log_warn(blk->mach->log, blk->name,
 			 "--disk '%s': size %llu is not a multiple of 512 "
 			 "bytes; the guest sees only the first %llu",
 			 blk->path, (unsigned long long)size,
@@ -151,7 +151,7 @@ static void blk_check_size(struct virtio_blk *blk)
 	if (blk_get_size(blk->fd, blk->is_blkdev, &size) < 0 ||
 	    size == blk->size)
 		return;
-	log_msg(&blk->vm->log,
+	log_msg(blk->mach->log,
 		size < blk->size ? MICROVM_LOG_WARN : MICROVM_LOG_INFO,
 		blk->name, "'%s' changed size: %llu -> %llu bytes%s",
 		blk->path, (unsigned long long)blk->size,
@@ -195,7 +195,7 @@ static void blk_complete(struct virtio_blk *blk, unsigned int q,
 	if (!d->q[q].live)
 		return;
 	*status = st;
-	virtq_push(&d->q[q].vq, &d->vm->mem, head, written + 1);
+	virtq_push(&d->q[q].vq, d->mach->mem, head, written + 1);
 	virtio_notify_queue(d, q);
 }
 
@@ -205,7 +205,7 @@ static void blk_io_done(struct ev_io *e, int res);
 static void blk_submit(struct blk_io *io)
 {
 	struct virtio_blk *blk = io->blk;
-	struct evloop *loop = blk->vm->loop;
+	struct evloop *loop = blk->mach->loop;
 	int r;
 
 	switch (io->type) {
@@ -294,7 +294,7 @@ static void blk_io_done(struct ev_io *e, int res)
 	pthread_mutex_lock(&d->lock);
 	if (why) {
 		if (ratelimit_ok(&blk->rl, 10))
-			log_warn(&blk->vm->log, blk->name,
+			log_warn(blk->mach->log, blk->name,
 				 "%s of %llu bytes at byte %llu of '%s' failed "
 				 "(%s): I/O error for the guest",
 				 blk_type_name(io->type),
@@ -341,7 +341,7 @@ static struct blk_io *blk_start(struct virtio_blk *blk, unsigned int q)
 	}
 	if (st != VIRTIO_BLK_S_OK) {
 		if (ratelimit_ok(&blk->rl, 10))
-			log_warn(&blk->vm->log, blk->name,
+			log_warn(blk->mach->log, blk->name,
 				 "request type %u (sector %llu, %u bytes): "
 				 "%s",
 				 req.type, (unsigned long long)req.sector,
@@ -425,7 +425,7 @@ static void blk_queue_notify(struct virtio_dev *d, unsigned int q)
 		}
 		more = n == BLK_BATCH;
 		if (n)
-			log_debug(&blk->vm->log, blk->name,
+			log_debug(blk->mach->log, blk->name,
 				  "%u requests to the loop, %u in flight", n,
 				  blk->inflight);
 		pthread_mutex_unlock(&d->lock);
@@ -459,7 +459,7 @@ static void blk_reset(struct virtio_dev *d)
 	while (blk->inflight) {
 		if (pthread_cond_timedwait(&blk->drained, &d->lock,
 					   &deadline) == ETIMEDOUT) {
-			log_warn(&blk->vm->log, blk->name,
+			log_warn(blk->mach->log, blk->name,
 				 "reset: %u requests still in flight after "
 				 "%d s; their results are dropped",
 				 blk->inflight, BLK_DRAIN_TIMEOUT_S);
@@ -481,7 +481,7 @@ static bool blk_timer(void *opaque, int fd, uint32_t revents)
 	return true;
 }
 
-static int blk_create(struct vm *vm, struct pci_dev_slot *slot,
+static int blk_create(struct machine *mach, struct pci_dev_slot *slot,
 		      const struct pci_plan_dev *pd)
 {
 	struct virtio_blk *blk = slot->priv;
@@ -491,7 +491,7 @@ static int blk_create(struct vm *vm, struct pci_dev_slot *slot,
 	};
 	int r;
 
-	r = virtio_pci_init(&blk->vdev, vm, &blk->ops, blk, pd->name);
+	r = virtio_pci_init(&blk->vdev, mach, &blk->ops, blk, pd->name);
 	slot->fn = &blk->vdev.fn;
 	if (r < 0)
 		return r;
@@ -501,14 +501,14 @@ static int blk_create(struct vm *vm, struct pci_dev_slot *slot,
 		return -errno;
 	if (timerfd_settime(blk->timer_fd, 0, &its, NULL) < 0)
 		return -errno;
-	r = evloop_add(vm->loop, blk->timer_fd, POLLIN, blk_timer, blk, NULL);
+	r = evloop_add(mach->loop, blk->timer_fd, POLLIN, blk_timer, blk, NULL);
 	if (r < 0)
 		return r;
-	log_info(&vm->log, blk->name, "'%s': %llu sectors%s%s%s%s (%s)",
+	log_info(mach->log, blk->name, "'%s': %llu sectors%s%s%s%s (%s)",
 		 blk->path, (unsigned long long)blk->capacity,
 		 blk->readonly ? ", read-only" : "",
 		 blk->can_zero ? ", discard" : "", blk->id[0] ? ", id " : "",
-		 blk->id[0] ? blk->id : "", evloop_backend(vm->loop));
+		 blk->id[0] ? blk->id : "", evloop_backend(mach->loop));
 	return 0;
 }
 
@@ -531,11 +531,11 @@ static void blk_destroy(struct pci_dev_slot *slot)
 		return;
 	slot->priv = NULL;
 	/* The loop has stopped: finish what it still had of ours. */
-	if (blk->vm->loop) {
-		int r = evloop_io_drain(blk->vm->loop);
+	if (blk->mach->loop) {
+		int r = evloop_io_drain(blk->mach->loop);
 
 		if (r < 0 && blk->inflight) {
-			log_err(&blk->vm->log, blk->name,
+			log_err(blk->mach->log, blk->name,
 				"cannot wait for %u requests in flight (%s); "
 				"leaking the device",
 				blk->inflight, strerror(-r));
@@ -552,7 +552,7 @@ static void blk_destroy(struct pci_dev_slot *slot)
 				byq + o, sizeof(byq) - o, "%s%llu",
 				i ? "/" : ", by queue ",
 				(unsigned long long)blk->queue_requests[i]);
-		log_info(&blk->vm->log, blk->name,
+		log_info(blk->mach->log, blk->name,
 			 "%llu requests, at most %u in flight%s",
 			 (unsigned long long)blk->requests, blk->max_inflight,
 			 byq);
@@ -594,7 +594,7 @@ static int blk_open_error(int err)
 	}
 }
 
-int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
+int virtio_blk_add(struct machine *mach, const struct microvm_disk *disk,
 		   unsigned int index)
 {
 	struct virtio_blk *blk;
@@ -607,7 +607,7 @@ int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
 	blk = calloc(1, sizeof(*blk));
 	if (!blk)
 		return -ENOMEM;
-	blk->vm = vm;
+	blk->mach = mach;
 	blk->fd = blk->timer_fd = -1;
 	blk->readonly = disk->readonly;
 	snprintf(blk->name, sizeof(blk->name), "virtio-blk%u", index);
@@ -626,7 +626,7 @@ int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
 	if (blk->fd < 0) {
 		int e = errno;
 
-		log_err(&vm->log, blk->name, "--disk '%s': %s%s", disk->path,
+		log_err(mach->log, blk->name, "--disk '%s': %s%s", disk->path,
 			strerror(e),
 			e == EROFS || (e == EACCES && !disk->readonly) ?
 				" (add ,ro for a read-only disk)" :
@@ -636,12 +636,12 @@ int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
 	}
 	if (fstat(blk->fd, &st) < 0) {
 		r = -errno;
-		log_err(&vm->log, blk->name, "--disk '%s': %s", disk->path,
+		log_err(mach->log, blk->name, "--disk '%s': %s", disk->path,
 			strerror(-r));
 		goto err;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		log_err(&vm->log, blk->name,
+		log_err(mach->log, blk->name,
 			"--disk '%s': not a regular file or block device",
 			disk->path);
 		r = -EINVAL;
@@ -650,20 +650,20 @@ int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
 	blk->is_blkdev = S_ISBLK(st.st_mode);
 	r = blk_get_size(blk->fd, blk->is_blkdev, &size);
 	if (r < 0) {
-		log_err(&vm->log, blk->name, "--disk '%s': size: %s",
+		log_err(mach->log, blk->name, "--disk '%s': size: %s",
 			disk->path, strerror(-r));
 		goto err;
 	}
 	blk_set_size(blk, size);
 	/* One request queue per vCPU: the guest's blk-mq maps each CPU to one. */
-	blk->nqueues = vm->cfg.cpus < 1		     ? 1 :
-		       vm->cfg.cpus > BLK_MAX_QUEUES ? BLK_MAX_QUEUES :
-						       vm->cfg.cpus;
+	blk->nqueues = mach->cpus < 1		     ? 1 :
+		       mach->cpus > BLK_MAX_QUEUES ? BLK_MAX_QUEUES :
+						       mach->cpus;
 	blk->can_zero = !disk->readonly && blk_can_punch(blk->fd, blk->is_blkdev,
 							 size);
 	if (disk->id) {
 		if (strlen(disk->id) > VIRTIO_BLK_ID_BYTES)
-			log_warn(&vm->log, blk->name,
+			log_warn(mach->log, blk->name,
 				 "--disk '%s': id '%s' cut to %d bytes",
 				 disk->path, disk->id, VIRTIO_BLK_ID_BYTES);
 		memcpy(blk->id, disk->id,
@@ -690,7 +690,7 @@ int virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
 		.queue_notify = blk_queue_notify,
 	};
 	virtio_pci_dev_req(&req, blk->name);
-	r = pci_host_add_device(vm, &req, blk_create, blk_destroy, blk);
+	r = mach->ops->pci_add(mach, &req, blk_create, blk_destroy, blk);
 	if (r < 0)
 		goto err;
 	return 0;

@@ -19,7 +19,7 @@
 #include "devices/virtio/virtio.h"
 #include "vmm/console.h"
 #include "vmm/evloop.h"
-#include "vmm/vm.h"
+#include "devices/machine.h"
 
 #define CON_QUEUE_SIZE 128
 #define CON_RX 0 /* receiveq: host -> guest */
@@ -35,7 +35,7 @@
 struct virtio_con {
 	struct virtio_dev vdev;
 	struct virtio_dev_ops ops;
-	struct vm *vm;
+	struct machine *mach;
 	int in_fd;  /* the embedder's; -1: no input */
 	int out_fd; /* our dup of the embedder's; -1: output discarded */
 	bool out_nonblock; /* O_NONBLOCK already: no poll before writes */
@@ -83,9 +83,9 @@ static int con_out_wait(struct virtio_con *con)
 	if (con->out_waiting)
 		return 0;
 	if (con->out_src)
-		r = evloop_rearm(con->vm->loop, con->out_src);
+		r = evloop_rearm(con->mach->loop, con->out_src);
 	else
-		r = evloop_add(con->vm->loop, con->out_fd, POLLOUT,
+		r = evloop_add(con->mach->loop, con->out_fd, POLLOUT,
 			       con_out_ready, con, &con->out_src);
 	if (r == 0)
 		con->out_waiting = true;
@@ -155,7 +155,7 @@ static void con_tx_run(struct virtio_con *con)
 			if (w == 0)
 				return; /* POLLOUT will bring us back */
 			if (w < 0) {
-				log_warn(&con->vm->log, d->fn.name,
+				log_warn(con->mach->log, d->fn.name,
 					 "writing console output failed (%s); "
 					 "discarding further output",
 					 strerror((int)-w));
@@ -165,7 +165,7 @@ static void con_tx_run(struct virtio_con *con)
 			con->tx_off += (uint32_t)w;
 		}
 		con->tx_active = false;
-		virtq_push(&d->q[CON_TX].vq, &d->vm->mem, con->txe.head, 0);
+		virtq_push(&d->q[CON_TX].vq, d->mach->mem, con->txe.head, 0);
 		virtio_notify_queue(d, CON_TX);
 	}
 }
@@ -198,7 +198,7 @@ static bool con_flush_pending(struct virtio_con *con)
 					    con->pending_len - con->pending_off);
 
 		con->pending_off += n;
-		virtq_push(&d->q[CON_RX].vq, &d->vm->mem, con->rxe.head,
+		virtq_push(&d->q[CON_RX].vq, d->mach->mem, con->rxe.head,
 			   (uint32_t)n);
 		virtio_notify_queue(d, CON_RX);
 	}
@@ -224,12 +224,12 @@ static bool con_in_ready(void *opaque, int fd, uint32_t revents)
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return true;
 	if (n <= 0) {
-		log_debug(&con->vm->log, con->vdev.fn.name,
+		log_debug(con->mach->log, con->vdev.fn.name,
 			  "console input closed");
 		con->in_eof = true;
 		return false;
 	}
-	con->pending_len = console_escape_filter(con->vm, con->escape,
+	con->pending_len = console_escape_filter(con->mach, con->escape,
 						 &con->escape_seen, buf,
 						 (size_t)n, con->pending);
 	con->pending_off = 0;
@@ -254,10 +254,10 @@ static void con_queue_notify(struct virtio_dev *d, unsigned int q)
 	}
 	/* New receive buffers: deliver what waits, then read again. */
 	if (con->in_waiting && con_flush_pending(con)) {
-		int r = evloop_rearm(con->vm->loop, con->in_src);
+		int r = evloop_rearm(con->mach->loop, con->in_src);
 
 		if (r < 0)
-			log_err(&con->vm->log, d->fn.name,
+			log_err(con->mach->log, d->fn.name,
 				"console input: %s", strerror(-r));
 		else
 			con->in_waiting = false;
@@ -284,15 +284,14 @@ static int con_activate(struct virtio_dev *d)
 	return 0;
 }
 
-int virtio_console_set_size(struct vm *vm, uint16_t cols, uint16_t rows)
+int virtio_console_set_size(struct virtio_con *con, uint16_t cols,
+			    uint16_t rows)
 {
-	struct virtio_con *con = vm->vcon;
-
 	if (!con)
 		return -ENODEV;
 	pthread_mutex_lock(&con->vdev.lock);
 	if (con->cols != cols || con->rows != rows) {
-		log_debug(&vm->log, con->vdev.fn.name, "console size %ux%u%s",
+		log_debug(con->mach->log, con->vdev.fn.name, "console size %ux%u%s",
 			  cols, rows,
 			  con_size_live(&con->vdev) ? "" : " (driver not up)");
 		con->cols = cols;
@@ -312,21 +311,21 @@ static void con_reset(struct virtio_dev *d)
 	con->tx_active = false;
 }
 
-static int con_create(struct vm *vm, struct pci_dev_slot *slot,
+static int con_create(struct machine *mach, struct pci_dev_slot *slot,
 		      const struct pci_plan_dev *pd)
 {
 	struct virtio_con *con = slot->priv;
 	int r;
 
-	r = virtio_pci_init(&con->vdev, vm, &con->ops, con, pd->name);
+	r = virtio_pci_init(&con->vdev, mach, &con->ops, con, pd->name);
 	slot->fn = &con->vdev.fn;
 	if (r < 0)
 		return r;
 	if (con->in_fd >= 0) {
-		r = evloop_add(vm->loop, con->in_fd, POLLIN, con_in_ready, con,
+		r = evloop_add(mach->loop, con->in_fd, POLLIN, con_in_ready, con,
 			       &con->in_src);
 		if (r < 0) {
-			log_err(&vm->log, pd->name,
+			log_err(mach->log, pd->name,
 				"cannot watch console input fd %d: %s",
 				con->in_fd, strerror(-r));
 			return r;
@@ -349,13 +348,12 @@ static void con_destroy(struct pci_dev_slot *slot)
 	if (!con)
 		return;
 	slot->priv = NULL;
-	if (con->vm->vcon == con)
-		con->vm->vcon = NULL;
 	virtio_pci_destroy(&con->vdev);
 	con_free(con);
 }
 
-int virtio_console_add(struct vm *vm)
+int virtio_console_add(struct machine *mach, int *in_fd, int *out_fd,
+		       unsigned char escape, struct virtio_con **out)
 {
 	struct virtio_con *con = calloc(1, sizeof(*con));
 	struct pci_dev_req req;
@@ -364,19 +362,19 @@ int virtio_console_add(struct vm *vm)
 
 	if (!con)
 		return -ENOMEM;
-	con->vm = vm;
-	con->in_fd = vm->cfg.console_in_fd;
+	con->mach = mach;
+	con->in_fd = *in_fd;
 	con->out_fd = -1;
-	con->escape = vm->cfg.console_escape;
-	if (vm->cfg.console_out_fd >= 0) {
+	con->escape = escape;
+	if (*out_fd >= 0) {
 		/* Our own fd number: its poll source is separate from the
 		 * input's even when the embedder gave one fd for both. */
-		con->out_fd = fcntl(vm->cfg.console_out_fd, F_DUPFD_CLOEXEC, 0);
+		con->out_fd = fcntl(*out_fd, F_DUPFD_CLOEXEC, 0);
 		if (con->out_fd < 0) {
 			r = -errno;
-			log_err(&vm->log, "virtio-console",
+			log_err(mach->log, "virtio-console",
 				"console output fd %d: %s",
-				vm->cfg.console_out_fd, strerror(-r));
+				*out_fd, strerror(-r));
 			free(con);
 			return r;
 		}
@@ -394,8 +392,8 @@ int virtio_console_add(struct vm *vm)
 	 * it stays present for the guest, its output is discarded and it
 	 * gets no input.
 	 */
-	vm->cfg.console_in_fd = -1;
-	vm->cfg.console_out_fd = -1;
+	*in_fd = -1;
+	*out_fd = -1;
 
 	con->ops = (struct virtio_dev_ops){
 		.name = "virtio-console",
@@ -412,10 +410,10 @@ int virtio_console_add(struct vm *vm)
 		.queue_notify = con_queue_notify,
 	};
 	virtio_pci_dev_req(&req, "virtio-console");
-	r = pci_host_add_device(vm, &req, con_create, con_destroy, con);
+	r = mach->ops->pci_add(mach, &req, con_create, con_destroy, con);
 	if (r < 0)
 		con_free(con);
 	else
-		vm->vcon = con;
+		*out = con;
 	return r;
 }

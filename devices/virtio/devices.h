@@ -4,10 +4,11 @@
 
 #include <stdint.h>
 
-struct vm;
+struct machine;
 struct microvm_disk;
 struct microvm_net;
 struct microvm_vsock;
+struct virtio_con;
 
 /*
  * Each adds one device to the VM's PCI slots (before planning). They open
@@ -18,29 +19,38 @@ struct microvm_vsock;
 
 /* virtio-blk (--disk): `index` names it "virtio-blk<index>". */
 __attribute__((warn_unused_result)) int
-virtio_blk_add(struct vm *vm, const struct microvm_disk *disk,
+virtio_blk_add(struct machine *mach, const struct microvm_disk *disk,
 	       unsigned int index);
 
 /* virtio-net (--net) on a tap device. */
 __attribute__((warn_unused_result)) int
-virtio_net_add(struct vm *vm, const struct microvm_net *net,
+virtio_net_add(struct machine *mach, const struct microvm_net *net,
 	       unsigned int index);
 
 /* virtio-vsock (--vsock), Unix socket or vhost back-end. */
 __attribute__((warn_unused_result)) int
-virtio_vsock_add(struct vm *vm, const struct microvm_vsock *vsock);
+virtio_vsock_add(struct machine *mach, const struct microvm_vsock *vsock);
 
-/* virtio-console (--virtio-console): hvc0 on the console fds. */
-__attribute__((warn_unused_result)) int virtio_console_add(struct vm *vm);
+/*
+ * virtio-console (--virtio-console): hvc0 on the console fds *in_fd and
+ * *out_fd (-1: none), which it takes over: both are set to -1, so the UART
+ * created later finds none (it stays present for the guest, its output is
+ * discarded). *out is the device, for resizes, until the PCI devices are
+ * freed.
+ */
+__attribute__((warn_unused_result)) int
+virtio_console_add(struct machine *mach, int *in_fd, int *out_fd,
+		   unsigned char escape, struct virtio_con **out);
 
 /*
  * The terminal behind the virtio-console is now cols x rows: the guest is
  * told with a config change interrupt (once its driver is up). Safe from
  * any thread. 0, or -ENODEV without a virtio-console.
  */
-int virtio_console_set_size(struct vm *vm, uint16_t cols, uint16_t rows);
+int virtio_console_set_size(struct virtio_con *con, uint16_t cols,
+			    uint16_t rows);
 
 /* virtio-rng (--rng): entropy from getrandom(2). */
-__attribute__((warn_unused_result)) int virtio_rng_add(struct vm *vm);
+__attribute__((warn_unused_result)) int virtio_rng_add(struct machine *mach);
 
 #endif

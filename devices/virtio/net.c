@@ -19,7 +19,7 @@
 #include "devices/virtio/devices.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/evloop.h"
-#include "vmm/vm.h"
+#include "devices/machine.h"
 
 /*
  * The tap speaks the same virtio_net_hdr as the guest (IFF_VNET_HDR, 12
@@ -66,7 +66,7 @@
 struct virtio_net {
 	struct virtio_dev vdev;
 	struct virtio_dev_ops ops; /* features depend on the tap */
-	struct vm *vm;
+	struct machine *mach;
 	char name[32];
 	char ifname[IFNAMSIZ];
 	int tap_fd;
@@ -94,7 +94,7 @@ struct virtio_net {
 #define net_warn(n, ...)                                                 \
 	do {                                                             \
 		if (ratelimit_ok(&(n)->rl, 10))                          \
-			log_warn(&(n)->vm->log, (n)->name, __VA_ARGS__); \
+			log_warn((n)->mach->log, (n)->name, __VA_ARGS__); \
 	} while (0)
 
 /* Host iovecs for the guest iovecs from byte `skip` on; returns the count. */
@@ -168,7 +168,7 @@ static bool net_rx(struct virtio_net *n)
 					 "rx buffer of %u bytes is too "
 					 "small; returned empty",
 					 n->rxe.in_len);
-				virtq_push(&q->vq, &d->vm->mem, n->rxe.head, 0);
+				virtq_push(&q->vq, d->mach->mem, n->rxe.head, 0);
 				pushed = true;
 				budget--;
 				continue;
@@ -189,7 +189,7 @@ static bool net_rx(struct virtio_net *n)
 				budget--;
 				continue;
 			}
-			log_err(&n->vm->log, n->name,
+			log_err(n->mach->log, n->name,
 				"reading tap %s: %s; the network is down",
 				n->ifname, strerror(errno));
 			n->tap_broken = true;
@@ -212,7 +212,7 @@ static bool net_rx(struct virtio_net *n)
 			&n->rxe.iov[n->rxe.nout], n->rxe.nin,
 			offsetof(struct virtio_net_hdr_v1, num_buffers), &one,
 			sizeof(one));
-		virtq_push(&q->vq, &d->vm->mem, n->rxe.head, (uint32_t)r);
+		virtq_push(&q->vq, d->mach->mem, n->rxe.head, (uint32_t)r);
 		n->rx_held = false;
 		n->rx_frames++;
 		pushed = true;
@@ -239,7 +239,7 @@ static int net_rx_read_frame(struct virtio_net *n)
 			continue;
 		}
 		if (r < 0) {
-			log_err(&n->vm->log, n->name,
+			log_err(n->mach->log, n->name,
 				"reading tap %s: %s; the network is down",
 				n->ifname, strerror(errno));
 			n->tap_broken = true;
@@ -278,9 +278,9 @@ static bool net_rx_place(struct virtio_net *n)
 			net_warn(n, "a %u-byte frame needs more than %u rx "
 				    "buffers; dropped",
 				 n->frame_len, n->nbufs);
-			virtq_push(&q->vq, &d->vm->mem, n->first->head, 0);
+			virtq_push(&q->vq, d->mach->mem, n->first->head, 0);
 			for (unsigned int i = 0; i + 1 < n->nbufs; i++)
-				virtq_push(&q->vq, &d->vm->mem, n->rest_head[i],
+				virtq_push(&q->vq, d->mach->mem, n->rest_head[i],
 					   0);
 			n->rx_dropped++;
 			n->frame_len = 0;
@@ -293,7 +293,7 @@ static bool net_rx_place(struct virtio_net *n)
 			net_warn(n, "rx buffer of %u bytes is too small; "
 				    "returned empty",
 				 n->first->in_len);
-			virtq_push(&q->vq, &d->vm->mem, n->first->head, 0);
+			virtq_push(&q->vq, d->mach->mem, n->first->head, 0);
 			virtio_notify_queue(d, NET_RXQ);
 			continue;
 		}
@@ -319,9 +319,9 @@ static bool net_rx_place(struct virtio_net *n)
 	       &count, sizeof(count));
 	virtq_buf_to_iov(&n->first->iov[n->first->nout], n->first->nin, 0,
 			 n->frame, n->first_len);
-	virtq_push(&q->vq, &d->vm->mem, n->first->head, n->first_len);
+	virtq_push(&q->vq, d->mach->mem, n->first->head, n->first_len);
 	for (unsigned int i = 0; i + 1 < n->nbufs; i++)
-		virtq_push(&q->vq, &d->vm->mem, n->rest_head[i], n->rest_len[i]);
+		virtq_push(&q->vq, d->mach->mem, n->rest_head[i], n->rest_len[i]);
 	n->frame_len = 0;
 	n->rx_frames++;
 	n->rx_merged += n->nbufs > 1;
@@ -384,9 +384,9 @@ static void net_rx_resume(struct virtio_net *n)
 		virtio_notify_queue(&n->vdev, NET_RXQ);
 	}
 	n->rx_waiting = false;
-	r = evloop_rearm(n->vm->loop, n->tap_src);
+	r = evloop_rearm(n->mach->loop, n->tap_src);
 	if (r < 0)
-		log_err(&n->vm->log, n->name, "polling tap %s: %s", n->ifname,
+		log_err(n->mach->log, n->name, "polling tap %s: %s", n->ifname,
 			strerror(-r));
 }
 
@@ -465,7 +465,7 @@ static void net_tx(struct virtio_net *n)
 
 	while (budget && virtio_pop(d, NET_TXQ, &n->txe) > 0) {
 		net_tx_one(n, &n->txe);
-		virtq_push(&d->q[NET_TXQ].vq, &d->vm->mem, n->txe.head, 0);
+		virtq_push(&d->q[NET_TXQ].vq, d->mach->mem, n->txe.head, 0);
 		pushed = true;
 		budget--;
 	}
@@ -502,12 +502,12 @@ static int net_activate(struct virtio_dev *d)
 			return -ENOMEM;
 	}
 	if (ioctl(n->tap_fd, TUNSETOFFLOAD, (unsigned long)t) < 0) {
-		log_err(&n->vm->log, n->name,
+		log_err(n->mach->log, n->name,
 			"tap %s: setting offloads 0x%x: %s", n->ifname, t,
 			strerror(errno));
 		return -errno;
 	}
-	log_debug(&n->vm->log, n->name,
+	log_debug(n->mach->log, n->name,
 		  "driver features 0x%llx, tap offloads 0x%x",
 		  (unsigned long long)d->driver_features, t);
 	net_rx_resume(n);
@@ -546,18 +546,18 @@ static void net_free(struct virtio_net *n)
 	free(n);
 }
 
-static int net_create(struct vm *vm, struct pci_dev_slot *slot,
+static int net_create(struct machine *mach, struct pci_dev_slot *slot,
 		      const struct pci_plan_dev *pd)
 {
 	struct virtio_net *n = slot->priv;
 	int r;
 
-	r = virtio_pci_init(&n->vdev, vm, &n->ops, n, pd->name);
+	r = virtio_pci_init(&n->vdev, mach, &n->ops, n, pd->name);
 	slot->fn = &n->vdev.fn;
 	snprintf(n->name, sizeof(n->name), "%s", pd->name);
 	if (r < 0)
 		return r;
-	return evloop_add(vm->loop, n->tap_fd, POLLIN, net_tap_cb, n,
+	return evloop_add(mach->loop, n->tap_fd, POLLIN, net_tap_cb, n,
 			  &n->tap_src);
 }
 
@@ -568,7 +568,7 @@ static void net_destroy(struct pci_dev_slot *slot)
 	if (!n)
 		return;
 	virtio_pci_destroy(&n->vdev);
-	log_info(&n->vm->log, n->name,
+	log_info(n->mach->log, n->name,
 		  "rx %llu frames (%llu in several buffers, %llu dropped), "
 		  "tx %llu (%llu dropped)",
 		  (unsigned long long)n->rx_frames,
@@ -582,7 +582,7 @@ static void net_destroy(struct pci_dev_slot *slot)
 
 static int tap_open(struct virtio_net *n)
 {
-	const struct logger *lg = &n->vm->log;
+	const struct logger *lg = n->mach->log;
 	struct ifreq ifr = {0};
 	int hdr = (int)NET_HDR_SIZE, r;
 	bool existed = if_nametoindex(n->ifname) != 0;
@@ -662,7 +662,7 @@ static void net_derive_mac(const char *tap, unsigned int index, uint8_t *mac)
 	mac[5] = (uint8_t)h;
 }
 
-int virtio_net_add(struct vm *vm, const struct microvm_net *net,
+int virtio_net_add(struct machine *mach, const struct microvm_net *net,
 		   unsigned int index)
 {
 	struct virtio_net *n = calloc(1, sizeof(*n));
@@ -671,7 +671,7 @@ int virtio_net_add(struct vm *vm, const struct microvm_net *net,
 
 	if (!n)
 		return -ENOMEM;
-	n->vm = vm;
+	n->mach = mach;
 	n->tap_fd = -1;
 	snprintf(n->name, sizeof(n->name), "virtio-net%u", index);
 	n->ops = (struct virtio_dev_ops){
@@ -689,14 +689,14 @@ int virtio_net_add(struct vm *vm, const struct microvm_net *net,
 		.queue_notify = net_queue_notify,
 	};
 	if (!net->tap || !*net->tap || strlen(net->tap) >= IFNAMSIZ) {
-		log_err(&vm->log, n->name,
+		log_err(mach->log, n->name,
 			"--net tap=%s: want an interface name of 1 to %d "
 			"characters",
 			net->tap ? net->tap : "", IFNAMSIZ - 1);
 		r = -EINVAL;
 	} else if (net->mac_set && ((net->mac[0] & 1) ||
 				    !memcmp(net->mac, "\0\0\0\0\0\0", 6))) {
-		log_err(&vm->log, n->name,
+		log_err(mach->log, n->name,
 			"--net tap=%s: the MAC is a multicast or zero address",
 			net->tap);
 		r = -EINVAL;
@@ -707,12 +707,12 @@ int virtio_net_add(struct vm *vm, const struct microvm_net *net,
 		else
 			net_derive_mac(net->tap, index, n->mac);
 		/* Planning only (no VM): open no back-end. */
-		if (vm->vm_fd >= 0)
+		if (!mach->plan_only)
 			r = tap_open(n);
 	}
 	if (!r) {
 		virtio_pci_dev_req(&req, n->name);
-		r = pci_host_add_device(vm, &req, net_create, net_destroy, n);
+		r = mach->ops->pci_add(mach, &req, net_create, net_destroy, n);
 	}
 	if (r < 0)
 		net_free(n);

@@ -8,7 +8,7 @@
 #include "devices/pci/host.h"
 #include "devices/virtio/devices.h"
 #include "devices/virtio/virtio.h"
-#include "vmm/vm.h"
+#include "devices/machine.h"
 
 #define RNG_QUEUE_SIZE 256
 #define RNG_MAX_REQUEST 65536 /* bytes per request; the guest asks again */
@@ -42,9 +42,9 @@ static void rng_fill(struct virtio_rng *rng)
 			if ((size_t)n < want)
 				break;
 		}
-		log_debug(&d->vm->log, d->fn.name, "request %u: %u bytes",
+		log_debug(d->mach->log, d->fn.name, "request %u: %u bytes",
 			  rng->elem.head, done);
-		virtq_push(&q->vq, &d->vm->mem, rng->elem.head, done);
+		virtq_push(&q->vq, d->mach->mem, rng->elem.head, done);
 		virtio_notify_queue(d, 0);
 	}
 }
@@ -65,7 +65,7 @@ static const struct virtio_dev_ops rng_ops = {
 	.queue_notify = rng_queue_notify,
 };
 
-static int rng_create(struct vm *vm, struct pci_dev_slot *slot,
+static int rng_create(struct machine *mach, struct pci_dev_slot *slot,
 		      const struct pci_plan_dev *pd)
 {
 	struct virtio_rng *rng = calloc(1, sizeof(*rng));
@@ -74,7 +74,7 @@ static int rng_create(struct vm *vm, struct pci_dev_slot *slot,
 	if (!rng)
 		return -ENOMEM;
 	slot->priv = rng;
-	r = virtio_pci_init(&rng->vdev, vm, &rng_ops, rng, pd->name);
+	r = virtio_pci_init(&rng->vdev, mach, &rng_ops, rng, pd->name);
 	slot->fn = &rng->vdev.fn;
 	return r;
 }
@@ -90,10 +90,10 @@ static void rng_destroy(struct pci_dev_slot *slot)
 	slot->priv = NULL;
 }
 
-int virtio_rng_add(struct vm *vm)
+int virtio_rng_add(struct machine *mach)
 {
 	struct pci_dev_req req;
 
 	virtio_pci_dev_req(&req, "virtio-rng");
-	return pci_host_add_device(vm, &req, rng_create, rng_destroy, NULL);
+	return mach->ops->pci_add(mach, &req, rng_create, rng_destroy, NULL);
 }

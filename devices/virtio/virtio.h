@@ -10,7 +10,7 @@
 #include "devices/pci/plan.h"
 #include "devices/virtio/virtqueue.h"
 
-struct vm;
+struct machine;
 struct ev_source;
 struct virtio_dev;
 
@@ -85,7 +85,7 @@ struct virtio_dev {
 	struct pci_function fn;
 	const struct virtio_dev_ops *ops;
 	void *priv;
-	struct vm *vm;
+	struct machine *mach;
 	pthread_mutex_t lock;
 
 	uint64_t device_features;
@@ -114,7 +114,7 @@ void virtio_pci_dev_req(struct pci_dev_req *req, const char *name);
  * the virtio capabilities, MSI-X and queue kick eventfds on the loop.
  */
 __attribute__((warn_unused_result)) int
-virtio_pci_init(struct virtio_dev *d, struct vm *vm,
+virtio_pci_init(struct virtio_dev *d, struct machine *mach,
 		const struct virtio_dev_ops *ops, void *priv, const char *name);
 void virtio_pci_destroy(struct virtio_dev *d);
 

@@ -13,8 +13,7 @@
 #include "devices/pci/pcie.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/evloop.h"
-#include "vmm/irq.h"
-#include "vmm/vm.h"
+#include "devices/machine.h"
 
 #define VIRTIO_PCI_VENDOR      0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + device id: modern devices */
@@ -56,7 +55,7 @@ static void msix_fire(struct virtio_dev *d, unsigned int v)
 		e->pending = true;
 		return;
 	}
-	log_debug(&d->vm->log, d->fn.name, "MSI-X vector %u (gsi %u)", v,
+	log_debug(d->mach->log, d->fn.name, "MSI-X vector %u (gsi %u)", v,
 		  e->gsi);
 	(void)!write(e->fd, &one, sizeof(one));
 }
@@ -107,12 +106,11 @@ static void msix_table_access(struct virtio_dev *d, uint64_t off, uint8_t *data,
 		return;
 	*field = val;
 	if (word < 3) {
-		int r = vm_msi_route(
-			d->vm, e->gsi, (uint64_t)e->addr_hi << 32 | e->addr_lo,
+		int r = d->mach->ops->msi_route(d->mach, e->gsi, (uint64_t)e->addr_hi << 32 | e->addr_lo,
 			e->data, pci_function_requester_id(&d->fn));
 
 		if (r < 0 && ratelimit_ok(&d->rl, 5))
-			log_warn(&d->vm->log, d->fn.name,
+			log_warn(d->mach->log, d->fn.name,
 				 "MSI-X vector %u: route update failed: %s", v,
 				 strerror(-r));
 	} else {
@@ -158,7 +156,7 @@ void virtio_notify_config(struct virtio_dev *d)
 void virtio_queue_broken(struct virtio_dev *d, unsigned int q, const char *why)
 {
 	if (ratelimit_ok(&d->rl, 5))
-		log_warn(&d->vm->log, d->fn.name,
+		log_warn(d->mach->log, d->fn.name,
 			 "queue %u is malformed (%s); device needs reset", q,
 			 why);
 	d->q[q].live = false;
@@ -176,12 +174,12 @@ int virtio_pop(struct virtio_dev *d, unsigned int q, struct virtq_elem *elem)
 
 	if (q >= d->ops->nqueues || !vq->live)
 		return 0;
-	r = virtq_pop(&vq->vq, &d->vm->mem, elem, err, sizeof(err));
+	r = virtq_pop(&vq->vq, d->mach->mem, elem, err, sizeof(err));
 	if (r == 0) {
 		/* Ask for a kick past what we consumed, then look again in
 		 * case the driver added a request in between. */
 		virtq_set_avail_event(&vq->vq);
-		r = virtq_pop(&vq->vq, &d->vm->mem, elem, err, sizeof(err));
+		r = virtq_pop(&vq->vq, d->mach->mem, elem, err, sizeof(err));
 	}
 	if (r < 0)
 		virtio_queue_broken(d, q, err);
@@ -221,7 +219,7 @@ static void virtio_activate(struct virtio_dev *d)
 
 		if (!q->enabled)
 			continue;
-		r = virtq_init(&q->vq, &d->vm->mem, q->size, q->desc, q->driver,
+		r = virtq_init(&q->vq, d->mach->mem, q->size, q->desc, q->driver,
 			       q->device, d->driver_features);
 		if (r < 0) {
 			virtio_queue_broken(d, i,
@@ -252,7 +250,7 @@ static void virtio_set_status(struct virtio_dev *d, uint8_t v)
 		    !virtio_has_feature(d, VIRTIO_F_VERSION_1)) {
 			if (ratelimit_ok(&d->rl, 5))
 				log_warn(
-					&d->vm->log, d->fn.name,
+					d->mach->log, d->fn.name,
 					"driver asked for features 0x%llx "
 					"beyond "
 					"0x%llx (or no VERSION_1); refusing",
@@ -516,13 +514,13 @@ static void virtio_bars_changed(struct pci_function *f)
 		if (q->ioeventfd_addr == addr)
 			continue;
 		if (q->ioeventfd_addr)
-			(void)!vm_ioeventfd(d->vm, q->ioeventfd_addr, 2,
+			(void)!d->mach->ops->ioeventfd(d->mach, q->ioeventfd_addr, 2,
 					    q->kick_fd, false);
 		q->ioeventfd_addr = 0;
 		/* Linux writes the queue index as 16 bits; other widths exit. */
-		if (addr && vm_ioeventfd(d->vm, addr, 2, q->kick_fd, true) == 0)
+		if (addr && d->mach->ops->ioeventfd(d->mach, addr, 2, q->kick_fd, true) == 0)
 			q->ioeventfd_addr = addr;
-		log_debug(&d->vm->log, d->fn.name,
+		log_debug(d->mach->log, d->fn.name,
 			  "queue %u notify at 0x%llx (%s)", i,
 			  (unsigned long long)addr,
 			  q->ioeventfd_addr ? "ioeventfd" : "exit");
@@ -599,7 +597,7 @@ static bool virtio_kick(void *opaque, int fd, uint32_t revents)
 
 	if (read(fd, &v, sizeof(v)) != sizeof(v))
 		return true;
-	log_debug(&k->d->vm->log, k->d->fn.name, "queue %u kicked", k->q);
+	log_debug(k->d->mach->log, k->d->fn.name, "queue %u kicked", k->q);
 	if (k->d->ops->queue_notify)
 		k->d->ops->queue_notify(k->d, k->q);
 	return true;
@@ -621,7 +619,7 @@ static int add_vendor_cap(struct pci_config *c, uint8_t type, uint32_t off,
 	return cap;
 }
 
-int virtio_pci_init(struct virtio_dev *d, struct vm *vm,
+int virtio_pci_init(struct virtio_dev *d, struct machine *mach,
 		    const struct virtio_dev_ops *ops, void *priv,
 		    const char *name)
 {
@@ -633,7 +631,7 @@ int virtio_pci_init(struct virtio_dev *d, struct vm *vm,
 		return -EINVAL;
 	d->ops = ops;
 	d->priv = priv;
-	d->vm = vm;
+	d->mach = mach;
 	pthread_mutex_init(&d->lock, NULL);
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		d->q[i].kick_fd = -1;
@@ -706,9 +704,9 @@ int virtio_pci_init(struct virtio_dev *d, struct vm *vm,
 		e->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (e->fd < 0)
 			return -errno;
-		r = vm_msi_gsi_alloc(vm, &e->gsi);
+		r = mach->ops->msi_alloc(mach, &e->gsi);
 		if (!r)
-			r = vm_irqfd(vm, e->fd, e->gsi, true);
+			r = mach->ops->irqfd(mach, e->fd, -1, e->gsi, true);
 		if (r < 0)
 			return r;
 	}
@@ -720,7 +718,7 @@ int virtio_pci_init(struct virtio_dev *d, struct vm *vm,
 		if (q->kick_fd < 0)
 			return -errno;
 		*k = (struct virtio_kick_ctx){d, i};
-		r = evloop_add(vm->loop, q->kick_fd, POLLIN, virtio_kick, k,
+		r = evloop_add(mach->loop, q->kick_fd, POLLIN, virtio_kick, k,
 			       &q->kick_src);
 		if (r < 0)
 			return r;
@@ -746,14 +744,14 @@ void virtio_pci_destroy(struct virtio_dev *d)
 		struct virtio_queue *q = &d->q[i];
 
 		if (q->ioeventfd_addr)
-			(void)!vm_ioeventfd(d->vm, q->ioeventfd_addr, 2,
+			(void)!d->mach->ops->ioeventfd(d->mach, q->ioeventfd_addr, 2,
 					    q->kick_fd, false);
 		if (q->kick_fd >= 0)
 			close(q->kick_fd);
 	}
 	for (unsigned int v = 0; v < d->nvectors; v++) {
 		if (d->vec[v].fd >= 0) {
-			(void)!vm_irqfd(d->vm, d->vec[v].fd, d->vec[v].gsi,
+			(void)!d->mach->ops->irqfd(d->mach, d->vec[v].fd, -1, d->vec[v].gsi,
 					false);
 			close(d->vec[v].fd);
 		}

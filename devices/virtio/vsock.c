@@ -23,7 +23,7 @@
 #include "devices/virtio/virtio.h"
 #include "devices/virtio/vsock_proto.h"
 #include "vmm/evloop.h"
-#include "vmm/vm.h"
+#include "devices/machine.h"
 
 /*
  * The Unix-socket back-end. All of its state is under the device lock and
@@ -141,7 +141,7 @@ struct vsock_conn {
 
 struct virtio_vsock {
 	struct virtio_dev vdev;
-	struct vm *vm;
+	struct machine *mach;
 	uint64_t guest_cid;
 	char name[32];
 	struct ratelimit rl;
@@ -177,9 +177,9 @@ struct virtio_vsock {
 #define vs_warn(v, ...)                                                  \
 	do {                                                             \
 		if (ratelimit_ok(&(v)->rl, 10))                          \
-			log_warn(&(v)->vm->log, (v)->name, __VA_ARGS__); \
+			log_warn((v)->mach->log, (v)->name, __VA_ARGS__); \
 	} while (0)
-#define vs_debug(v, ...) log_debug(&(v)->vm->log, (v)->name, __VA_ARGS__)
+#define vs_debug(v, ...) log_debug((v)->mach->log, (v)->name, __VA_ARGS__)
 
 /* ---- connections ---- */
 
@@ -226,7 +226,7 @@ static void conn_hash_del(struct vsock_conn *c)
 
 static void conn_set_deadline(struct vsock_conn *c, uint64_t ns_from_now)
 {
-	uint64_t t = ns_from_now ? vm_now_ns() + ns_from_now : 0;
+	uint64_t t = ns_from_now ? machine_now_ns() + ns_from_now : 0;
 
 	if (!c->deadline != !t)
 		c->v->ndeadlines += t ? 1 : -1;
@@ -779,7 +779,7 @@ static void tx_process(struct virtio_vsock *v)
 		if (virtio_pop(d, VSOCK_TXQ, &v->txe) <= 0)
 			break;
 		tx_packet(v, &v->txe);
-		virtq_push(&d->q[VSOCK_TXQ].vq, &d->vm->mem, v->txe.head, 0);
+		virtq_push(&d->q[VSOCK_TXQ].vq, d->mach->mem, v->txe.head, 0);
 		pushed = true;
 		budget--;
 	}
@@ -805,7 +805,7 @@ static bool rx_get(struct virtio_vsock *v)
 		}
 		vs_warn(v, "rx buffer of %u bytes is too small; returned empty",
 			v->rxe.in_len);
-		virtq_push(&d->q[VSOCK_RXQ].vq, &d->vm->mem, v->rxe.head, 0);
+		virtq_push(&d->q[VSOCK_RXQ].vq, d->mach->mem, v->rxe.head, 0);
 		v->rx_pushed = true;
 	}
 	return true;
@@ -819,7 +819,7 @@ static void rx_put(struct virtio_vsock *v, const struct vsock_pkt *p)
 	vsock_hdr_encode(p, &h);
 	virtq_buf_to_iov(&v->rxe.iov[v->rxe.nout], v->rxe.nin, 0, &h,
 			 sizeof(h));
-	virtq_push(&d->q[VSOCK_RXQ].vq, &d->vm->mem, v->rxe.head,
+	virtq_push(&d->q[VSOCK_RXQ].vq, d->mach->mem, v->rxe.head,
 		   VSOCK_HDR_SIZE + p->len);
 	v->rx_held = false;
 	v->rx_pushed = true;
@@ -957,7 +957,7 @@ static void rx_flush(struct virtio_vsock *v)
 
 static void timer_tick(struct virtio_vsock *v)
 {
-	uint64_t now = vm_now_ns(), ticks;
+	uint64_t now = machine_now_ns(), ticks;
 	struct vlink *l, *next;
 
 	(void)!read(v->timer_fd, &ticks, sizeof(ticks));
@@ -1067,7 +1067,7 @@ static int vhost_ioctl(struct virtio_vsock *v, unsigned long req,
 	if (ioctl(v->vhost_fd, req, arg) < 0) {
 		int e = errno;
 
-		log_err(&v->vm->log, v->name, "vhost-vsock: %s: %s", what,
+		log_err(v->mach->log, v->name, "vhost-vsock: %s: %s", what,
 			strerror(e));
 		return -e;
 	}
@@ -1086,12 +1086,12 @@ static int vhost_open(struct virtio_vsock *v)
 	if (v->vhost_fd < 0) {
 		r = -errno;
 		if (r == -ENOENT)
-			log_err(&v->vm->log, v->name,
+			log_err(v->mach->log, v->name,
 				"--vsock vhost=on: /dev/vhost-vsock does not "
 				"exist (modprobe vhost_vsock, or use "
 				"uds=PATH without vhost=on)");
 		else
-			log_err(&v->vm->log, v->name,
+			log_err(v->mach->log, v->name,
 				"--vsock vhost=on: /dev/vhost-vsock: %s",
 				strerror(-r));
 		return r == -EACCES ? -EPERM : r;
@@ -1103,7 +1103,7 @@ static int vhost_open(struct virtio_vsock *v)
 	if (r)
 		return r;
 	if ((v->vhost_features & need) != need) {
-		log_err(&v->vm->log, v->name,
+		log_err(v->mach->log, v->name,
 			"--vsock vhost=on: the kernel's vhost-vsock lacks "
 			"features 0x%llx",
 			(unsigned long long)(need & ~v->vhost_features));
@@ -1112,12 +1112,12 @@ static int vhost_open(struct virtio_vsock *v)
 	if (ioctl(v->vhost_fd, VHOST_VSOCK_SET_GUEST_CID, &cid) < 0) {
 		r = -errno;
 		if (r == -EADDRINUSE)
-			log_err(&v->vm->log, v->name,
+			log_err(v->mach->log, v->name,
 				"--vsock cid=%llu: another VM on this host "
 				"has that CID",
 				(unsigned long long)cid);
 		else
-			log_err(&v->vm->log, v->name,
+			log_err(v->mach->log, v->name,
 				"--vsock cid=%llu: vhost-vsock refused it: %s",
 				(unsigned long long)cid, strerror(-r));
 		return r;
@@ -1129,7 +1129,7 @@ static int vhost_open(struct virtio_vsock *v)
 static int vhost_start(struct virtio_vsock *v)
 {
 	struct virtio_dev *d = &v->vdev;
-	const struct guest_mem *mem = &v->vm->mem;
+	const struct guest_mem *mem = v->mach->mem;
 	uint64_t features = d->driver_features & v->vhost_features;
 	struct {
 		struct vhost_memory m;
@@ -1165,7 +1165,7 @@ static int vhost_start(struct virtio_vsock *v)
 				   : -1};
 
 		if (!q->live) {
-			log_err(&v->vm->log, v->name,
+			log_err(v->mach->log, v->name,
 				"vhost-vsock: the driver did not enable "
 				"queue %u",
 				i);
@@ -1191,7 +1191,7 @@ static int vhost_start(struct virtio_vsock *v)
 				"VHOST_VSOCK_SET_RUNNING", &running);
 	if (!r) {
 		v->vhost_running = true;
-		log_info(&v->vm->log, v->name,
+		log_info(v->mach->log, v->name,
 			 "vhost-vsock running (guest CID %llu)",
 			 (unsigned long long)v->guest_cid);
 	}
@@ -1302,18 +1302,18 @@ static void vsock_free(struct virtio_vsock *v)
 	free(v);
 }
 
-static int vsock_create(struct vm *vm, struct pci_dev_slot *slot,
+static int vsock_create(struct machine *mach, struct pci_dev_slot *slot,
 			const struct pci_plan_dev *pd)
 {
 	struct virtio_vsock *v = slot->priv;
 	int r;
 
-	r = virtio_pci_init(&v->vdev, vm, &vsock_ops, v, pd->name);
+	r = virtio_pci_init(&v->vdev, mach, &vsock_ops, v, pd->name);
 	slot->fn = &v->vdev.fn;
 	snprintf(v->name, sizeof(v->name), "%s", pd->name);
 	if (r < 0 || v->use_vhost)
 		return r;
-	return evloop_add(vm->loop, v->epfd, POLLIN, vsock_ep_cb, v,
+	return evloop_add(mach->loop, v->epfd, POLLIN, vsock_ep_cb, v,
 			  &v->ep_src);
 }
 
@@ -1348,7 +1348,7 @@ static int uds_listen(struct virtio_vsock *v)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	struct epoll_event e = {.events = EPOLLIN};
-	const struct logger *lg = &v->vm->log;
+	const struct logger *lg = v->mach->log;
 	struct stat st;
 	int r;
 
@@ -1419,7 +1419,7 @@ static int uds_listen(struct virtio_vsock *v)
 	return 0;
 }
 
-int virtio_vsock_add(struct vm *vm, const struct microvm_vsock *vsock)
+int virtio_vsock_add(struct machine *mach, const struct microvm_vsock *vsock)
 {
 	struct virtio_vsock *v = calloc(1, sizeof(*v));
 	struct pci_dev_req req;
@@ -1427,7 +1427,7 @@ int virtio_vsock_add(struct vm *vm, const struct microvm_vsock *vsock)
 
 	if (!v)
 		return -ENOMEM;
-	v->vm = vm;
+	v->mach = mach;
 	v->guest_cid = vsock->guest_cid;
 	v->use_vhost = vsock->vhost;
 	v->listen_fd = v->timer_fd = v->epfd = v->vhost_fd = -1;
@@ -1438,17 +1438,17 @@ int virtio_vsock_add(struct vm *vm, const struct microvm_vsock *vsock)
 	vl_head(&v->ctl);
 	vl_head(&v->ready);
 	if (vsock->guest_cid < 3 || vsock->guest_cid > 0xfffffffeull) {
-		log_err(&vm->log, v->name,
+		log_err(mach->log, v->name,
 			"--vsock cid=%u: the guest CID must be 3 to "
 			"4294967294",
 			vsock->guest_cid);
 		r = -EINVAL;
 	} else if (!v->use_vhost && (!vsock->uds || !*vsock->uds)) {
-		log_err(&vm->log, v->name, "--vsock: uds=PATH is required");
+		log_err(mach->log, v->name, "--vsock: uds=PATH is required");
 		r = -EINVAL;
 	} else if (!v->use_vhost && !(v->uds = strdup(vsock->uds))) {
 		r = -ENOMEM;
-	} else if (vm->vm_fd < 0) {
+	} else if (mach->plan_only) {
 		/* Planning only (no VM): open no back-end. */
 	} else if (v->use_vhost) {
 		r = vhost_open(v);
@@ -1457,7 +1457,7 @@ int virtio_vsock_add(struct vm *vm, const struct microvm_vsock *vsock)
 	}
 	if (!r) {
 		virtio_pci_dev_req(&req, "virtio-vsock");
-		r = pci_host_add_device(vm, &req, vsock_create, vsock_destroy,
+		r = mach->ops->pci_add(mach, &req, vsock_create, vsock_destroy,
 					v);
 	}
 	if (r < 0)
