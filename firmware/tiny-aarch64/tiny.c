@@ -1,6 +1,7 @@
 /* tiny.c: the aarch64 tiny bare-metal guest's test modes, chosen by tiny.mode= in the FDT's /chosen/bootargs; addresses come from the FDT too. */
 #include "board.h"
 #include "dt.h"
+#include "edu.h"
 #include "pci.h"
 
 #include "arch/aarch64/layout.h"
@@ -194,6 +195,18 @@ static void mode_pci(const char *bootargs)
 	cmdline_get(bootargs, "tiny.list", list, sizeof(list));
 	find_ecam(&e);
 	pci_walk(&e, !str_eq(list, "0"));
+}
+
+/*
+ * QEMU's edu through VFIO: ID, liveness and DMA both ways. No interrupt
+ * test: its MSI goes to the ITS, which this guest does not program.
+ */
+static void mode_edu(void)
+{
+	struct ecam e;
+
+	find_ecam(&e);
+	tiny_edu_run(&e, 0);
 }
 
 static uint64_t counter(void)
@@ -402,6 +415,8 @@ void tiny_main(uint64_t fdt)
 		mode_info(fdt);
 	} else if (str_eq(mode, "pci")) {
 		mode_pci(bootargs);
+	} else if (str_eq(mode, "edu")) {
+		mode_edu();
 	} else if (str_eq(mode, "smp")) {
 		mode_smp();
 	} else if (str_eq(mode, "marker")) {

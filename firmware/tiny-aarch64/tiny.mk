@@ -17,9 +17,10 @@ TINY_A64_LDFLAGS := -static-pie -Wl,--no-dynamic-linker -Wl,-z,notext \
 	-Wl,-T,firmware/tiny-aarch64/tiny.ld
 TINY_A64_SRCS := firmware/tiny-aarch64/head.S firmware/tiny-aarch64/tiny.c \
 	firmware/tiny-aarch64/board.c firmware/tiny-aarch64/dt.c \
-	firmware/tiny/lib.c firmware/tiny/pci.c
+	firmware/tiny/lib.c firmware/tiny/pci.c firmware/tiny/edu.c
 TINY_A64_HDRS := firmware/tiny-aarch64/board.h firmware/tiny-aarch64/dt.h \
 	firmware/tiny-aarch64/mmio.h firmware/tiny/lib.h firmware/tiny/pci.h \
+	firmware/tiny/edu.h \
 	arch/aarch64/layout.h
 
 ifneq ($(shell command -v $(AARCH64_CC) 2>/dev/null),)

@@ -6,9 +6,10 @@ TINY_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-pic \
 	-fno-asynchronous-unwind-tables -nostdlib -Ifirmware/tiny
 TINY_SRCS := firmware/tiny/head.S firmware/tiny/lib.c firmware/tiny/x86.c \
 	firmware/tiny/tiny.c firmware/tiny/acpi.c firmware/tiny/pci.c \
-	firmware/tiny/virtio.c firmware/tiny/virtio_blk.c firmware/tiny/edu.c
+	firmware/tiny/virtio.c firmware/tiny/virtio_blk.c firmware/tiny/edu.c \
+	firmware/tiny/edu_msi.c
 TINY_HDRS := firmware/tiny/lib.h firmware/tiny/tiny.h firmware/tiny/mmio.h \
-	firmware/tiny/virtio.h firmware/tiny/pci.h
+	firmware/tiny/virtio.h firmware/tiny/pci.h firmware/tiny/edu.h
 
 $(FW_BUILD)/tiny.elf: $(TINY_SRCS) $(TINY_HDRS) firmware/tiny/tiny.ld
 	@mkdir -p $(dir $@)
