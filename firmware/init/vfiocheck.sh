@@ -88,7 +88,9 @@ nvme)
 				fail="$fail write-failed"
 			dd if=/dev/nvme0n1 bs=65536 skip=16 count=16 iflag=direct of=/tmp/back 2>/dev/null
 			cmp -s /tmp/pattern /tmp/back || fail="$fail read-back-differs"
-			irqs=$(awk '/nvme/ { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9]+$/) s += $i } END { print s + 0 }' /proc/interrupts)
+			# Per-CPU counts are the numbers before the chip's name (arm64's ITS-MSI
+			# lines go on with the hwirq number, which is no count).
+			irqs=$(awk '/nvme/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' /proc/interrupts)
 			# msi_irqs/<irq> says "msi" or "msix" (a file; in newer kernels a directory with "mode").
 			msix=$(for f in /sys/bus/pci/devices/"$bdf"/msi_irqs/*; do
 				if [ -d "$f" ]; then cat "$f/mode"; else cat "$f"; fi

@@ -77,14 +77,22 @@ T_FAIL=$((T_FAIL + $(grep -c '^not ok - ' "$res")))
 [[ "$rig" = 0 ]] || t_fail aarch64-rig "the rig run ended with status $rig"
 grep -q '^# in-rig done' "$res" || t_fail aarch64-rig "the in-rig script did not finish"
 
-# VFIO through QEMU's SMMUv3 (~40 s): a second rig with iommu=smmuv3 and two edu endpoints (DMA
-# mask wide enough for guest RAM), one behind a pcie-root-port and one on the root bus; only
-# in-rig.sh's VFIO cases run there (bind to vfio-pci, vfio-check, the tiny guest and Linux find it).
+# VFIO through QEMU's SMMUv3 (~2 min): a second rig with iommu=smmuv3, two edu endpoints (DMA
+# mask wide enough for guest RAM), one behind a pcie-root-port and one on the root bus, and an
+# nvme behind its own root port on a file of this machine's; only in-rig.sh's VFIO cases run
+# there (bind to vfio-pci, vfio-check, the tiny guest finds each edu and DMAs through it, Linux
+# enumerates one and its nvme driver reads and writes the nvme).
+nvme_img=$a64t/nvme.img
+rm -f "$nvme_img"
+head -c 1048576 /dev/urandom >"$nvme_img"
+truncate -s 64M "$nvme_img"
+MICROVM_TEST_NVME_SHA=$(head -c 1048576 "$nvme_img" | sha256sum | cut -d' ' -f1)
+export MICROVM_TEST_NVME_SHA
 # shellcheck disable=SC2054 # commas inside QEMU options
 RIG_MACHINE=virt,virtualization=on,gic-version=3,iommu=smmuv3 \
-	RIG_QEMU_ARGS="-device pcie-root-port,id=a64rp1,chassis=1,slot=1 -device edu,bus=a64rp1,dma_mask=0xffffffffffff -device edu,bus=pcie.0,addr=0x5,dma_mask=0xffffffffffff" \
+	RIG_QEMU_ARGS="-device pcie-root-port,id=a64rp1,chassis=1,slot=1 -device edu,bus=a64rp1,dma_mask=0xffffffffffff -device edu,bus=pcie.0,addr=0x5,dma_mask=0xffffffffffff -drive file=$nvme_img,if=none,id=a64nvme,format=raw -device pcie-root-port,id=a64rp2,chassis=2,slot=2 -device nvme,bus=a64rp2,drive=a64nvme,serial=a64nvme" \
 	tests/rig/aarch64-rig.sh --timeout "${A64_RIG_TIMEOUT:-900}" -- \
-	tests/aarch64/in-rig.sh "$BUILD/firmware/tiny-aarch64.Image" "$guest/Image" "" "" vfio | tee "$res"
+	tests/aarch64/in-rig.sh "$BUILD/firmware/tiny-aarch64.Image" "$guest/Image" "$l2_initrd" "" vfio | tee "$res"
 rig=${PIPESTATUS[0]}
 T_PASS=$((T_PASS + $(grep -c '^ok - ' "$res")))
 T_FAIL=$((T_FAIL + $(grep -c '^not ok - ' "$res")))
@@ -92,6 +100,15 @@ T_FAIL=$((T_FAIL + $(grep -c '^not ok - ' "$res")))
 grep -q '^# in-rig done' "$res" || t_fail aarch64-vfio-rig "the in-rig script did not finish"
 grep -q '^ok - a64-vfio-0000:01:00.0-guest-sees-edu' "$res" ||
 	t_fail aarch64-vfio-rig "the VFIO cases did not run or did not pass (no SMMUv3 or edu in the rig?)"
+# What the guest's nvme driver wrote at 1 MiB is the first MiB of its /bin/busybox (arm64).
+if grep -q '^ok - a64-vfio-nvme$' "$res"; then
+	bb="$(scripts/debian-pkg.sh busybox-static:arm64)/bin/busybox"
+	if cmp -s <(head -c 2097152 "$nvme_img" | tail -c 1048576) <(head -c 1048576 "$bb"); then
+		t_ok a64-vfio-nvme-backing-file
+	else
+		t_fail a64-vfio-nvme-backing-file "bytes 1M-2M of $nvme_img are not what the guest wrote"
+	fi
+fi
 # --dump-fdt wrote the guest's device tree: it decompiles, and says what the guest was given.
 dts=$(dtc -q -I dtb -O dts build-aarch64/tests/aarch64/dump.dtb 2>&1)
 if [[ $? -ne 0 ]]; then
