@@ -1,10 +1,11 @@
-/* board.c: the aarch64 tiny guest's board code: PL011 output, PSCI calls and power-off, halting, and the MMIO mapping hook (nothing to map with the MMU off). */
+/* board.c: the aarch64 tiny guest's board code: PL011 output and input, PSCI calls and power-off, halting, and the MMIO mapping hook (nothing to map with the MMU off). */
 #include "board.h"
 #include "pci.h"
 
 #define UART_DR	     0x00
 #define UART_FR	     0x18
 #define UART_FR_TXFF (1u << 5)
+#define UART_FR_RXFE (1u << 4)
 
 struct board board;
 
@@ -15,6 +16,15 @@ void putc_uart(char c)
 	while (mmio_read32(u + UART_FR) & UART_FR_TXFF)
 		;
 	mmio_write32(u + UART_DR, (uint8_t)c);
+}
+
+int getc_uart(void)
+{
+	volatile uint8_t *u = (volatile uint8_t *)(uintptr_t)board.uart;
+
+	while (mmio_read32(u + UART_FR) & UART_FR_RXFE)
+		;
+	return (int)(mmio_read32(u + UART_DR) & 0xff);
 }
 
 int64_t psci_call(uint32_t fn, uint64_t a1, uint64_t a2, uint64_t a3)

@@ -415,6 +415,8 @@ void tiny_main(uint64_t fdt)
 		mode_info(fdt);
 	} else if (str_eq(mode, "pci")) {
 		mode_pci(bootargs);
+	} else if (str_eq(mode, "echo")) {
+		tiny_echo();
 	} else if (str_eq(mode, "edu")) {
 		mode_edu();
 	} else if (str_eq(mode, "smp")) {

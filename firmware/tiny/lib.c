@@ -88,3 +88,16 @@ int cmdline_get(const char *cmdline, const char *key, char *buf, size_t len)
 	}
 	return 0;
 }
+
+void tiny_echo(void)
+{
+	puts_uart("TINY: echo ready\n");
+	for (;;) {
+		int c = getc_uart();
+
+		if (c == 'q')
+			break;
+		putc_uart((char)c);
+	}
+	puts_uart("\nTINY: echo done\n");
+}

@@ -8,6 +8,8 @@
 
 /* From the guest's board code: x86 COM1 and ACPI S5, or a PL011 and PSCI. */
 void putc_uart(char c);
+/* Blocks until a byte arrives. */
+int getc_uart(void);
 void poweroff(void) __attribute__((noreturn));
 void halt_forever(void) __attribute__((noreturn));
 
@@ -20,5 +22,10 @@ int tiny_memcmp(const void *a, const void *b, size_t n);
 /* The value of "key=" in the command line, copied into buf; 0 if absent. */
 int cmdline_get(const char *cmdline, const char *key, char *buf, size_t len);
 bool str_eq(const char *a, const char *b);
+/*
+ * The "echo" mode: "TINY: echo ready", then every byte received is sent
+ * back until a 'q' ("TINY: echo done").
+ */
+void tiny_echo(void);
 
 #endif

@@ -106,19 +106,6 @@ static void mode_cpuid(void)
 	puts_uart("\n");
 }
 
-static void mode_echo(void)
-{
-	puts_uart("TINY: echo ready\n");
-	for (;;) {
-		int c = getc_uart();
-
-		if (c == 'q')
-			break;
-		putc_uart((char)c);
-	}
-	puts_uart("\nTINY: echo done\n");
-}
-
 static void triple_fault(void)
 {
 	struct __attribute__((packed)) {
@@ -167,7 +154,7 @@ static void tiny_run(const struct tiny_boot *b)
 		*(volatile uint32_t *)0xfeb00000ull = 123;
 		puts_uart("TINY: markers written\n");
 	} else if (str_eq(mode, "echo")) {
-		mode_echo();
+		tiny_echo();
 	} else if (str_eq(mode, "reboot")) {
 		outb(0x64, 0xfe);
 		halt_forever();

@@ -57,6 +57,5 @@ void tiny_virtio_blk(uint64_t rsdp, bool ro);
 /* QEMU's edu device: ID, liveness, DMA both ways, one MSI. */
 void tiny_edu(uint64_t rsdp);
 
-int getc_uart(void);
 
 #endif

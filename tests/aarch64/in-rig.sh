@@ -35,6 +35,13 @@ tiny() { echo --kernel "$TINY" --cmdline "tiny.mode=$1"; }
 if [ "${5:-}" != vfio ]; then # all but the VFIO cases (not indented: the fi is above "VFIO through")
 
 expect a64-hello 0 'TINY: hello from the guest' $(tiny hello)
+# The console on a real terminal (a pty): raw mode, the guest echoes keys through the PL011,
+# Ctrl-A Ctrl-A sends one Ctrl-A, Ctrl-A x stops the VM (status 6), the mode comes back.
+if out=$(timeout 120 build-aarch64/tests/aarch64/tty-escape "$VMM" "$TINY" 2>&1); then
+	ok a64-tty-escape
+else
+	nok a64-tty-escape "$out"
+fi
 # The blob the guest booted with, for run.sh to decompile on the host (no dtc in the rig).
 rm -f build-aarch64/tests/aarch64/dump.dtb
 mkdir -p build-aarch64/tests/aarch64

@@ -57,6 +57,12 @@ if [[ ! -x "$sockh" || tests/boot/devices/sock-helper.c -nt "$sockh" ]] &&
 		-o "$sockh" tests/boot/devices/sock-helper.c 2>&1); then
 	t_fail aarch64-sock-helper "$(tail -c 600 <<<"$out")"
 fi
+# The escape-key test's pty driver (the rig has no python or script(1)).
+if [[ ! -x "$a64t/tty-escape" || tests/aarch64/tty-escape.c -nt "$a64t/tty-escape" ]] &&
+	! out=$(aarch64-linux-gnu-gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -s \
+		-o "$a64t/tty-escape" tests/aarch64/tty-escape.c 2>&1); then
+	t_fail aarch64-tty-escape-build "$(tail -c 600 <<<"$out")"
+fi
 stage=$(mktemp -d)
 chmod 0755 "$stage"
 mkdir -p "$stage/bin"
