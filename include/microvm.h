@@ -72,6 +72,14 @@ struct microvm_vfio {
 	const char *id; /* its name in the topology; NULL: "vfio<N>" */
 };
 
+/* The DMA back-end for cfg.vfio devices (cfg.vfio_iommu; docs/vfio.md). */
+enum microvm_vfio_iommu {
+	/* iommufd where /dev/iommu and every device's VFIO cdev exist, else legacy */
+	MICROVM_VFIO_IOMMU_AUTO = 0,
+	MICROVM_VFIO_IOMMU_IOMMUFD = 1, /* /dev/iommu; an error where missing */
+	MICROVM_VFIO_IOMMU_LEGACY = 2, /* the VFIO container, /dev/vfio/vfio */
+};
+
 /* Log levels, most severe first. */
 enum microvm_log_level {
 	MICROVM_LOG_ERROR = 0,
@@ -227,6 +235,12 @@ struct microvm_config {
 	 * x86_64 has no device tree: microvm_create() refuses it. NULL: none.
 	 */
 	const char *dump_fdt;
+	/*
+	 * How passed-through devices reach guest RAM for DMA; one back-end
+	 * serves all of them. The choice is logged and is the "backend" of
+	 * the timings JSON.
+	 */
+	enum microvm_vfio_iommu vfio_iommu;
 };
 
 #define MICROVM_MAX_CPUS	254

@@ -43,6 +43,7 @@ struct cli {
 	struct microvm_net *nets;
 	struct microvm_vsock vsock;
 	struct microvm_vfio *vfio;
+	bool vfio_iommu_given; /* some --vfio said iommu= */
 	char **specs; /* copies the device structs point into */
 	unsigned int nspecs;
 	const char *console;
@@ -131,7 +132,8 @@ static const char usage_run[] =
 	"(/dev/hwrng)\n"
 	"\n"
 	"Passthrough (VFIO; see docs/vfio.md and `microvm vfio-check`):\n"
-	"  --vfio BDF[,id=NAME]    pass the host PCI device BDF (0000:17:00.0 "
+	"  --vfio BDF[,id=NAME][,iommu=auto|iommufd|legacy]\n"
+	"                          pass the host PCI device BDF (0000:17:00.0 "
 	"or\n"
 	"                          17:00.0, bound to vfio-pci) through, behind "
 	"its own\n"
@@ -141,6 +143,12 @@ static const char usage_run[] =
 	"be passed\n"
 	"                          through is exit status 2 with the reason. "
 	"Repeatable.\n"
+	"                          iommu=: the DMA back-end of all devices "
+	"(default\n"
+	"                          auto: iommufd where /dev/iommu and the "
+	"device's\n"
+	"                          VFIO cdev exist, else the legacy "
+	"container)\n"
 	"\n"
 	"PCIe (see docs/pcie.md; `microvm plan` shows the layout without "
 	"booting):\n"
@@ -454,7 +462,7 @@ static int parse_device_option(struct cli *c, int opt, const char *arg)
 {
 	char err[160], *spec = keep_spec(c, arg);
 	void *n;
-	int r;
+	int r, iommu;
 
 	if (!spec)
 		return usage_error("out of memory");
@@ -496,10 +504,22 @@ static int parse_device_option(struct cli *c, int opt, const char *arg)
 		if (!n)
 			return usage_error("out of memory");
 		c->vfio = n;
-		r = parse_vfio_spec(spec, &c->vfio[c->cfg.nvfio], err,
+		r = parse_vfio_spec(spec, &c->vfio[c->cfg.nvfio], &iommu, err,
 				    sizeof(err));
 		if (r < 0)
 			return usage_error("--vfio %s: %s", arg, err);
+		if (iommu >= 0) {
+			/* One DMA back-end serves all the VM's devices. */
+			if (c->vfio_iommu_given &&
+			    (int)c->cfg.vfio_iommu != iommu)
+				return usage_error(
+					"--vfio %s: every device shares one DMA "
+					"back-end, and an earlier --vfio chose "
+					"another iommu=",
+					arg);
+			c->cfg.vfio_iommu = (enum microvm_vfio_iommu)iommu;
+			c->vfio_iommu_given = true;
+		}
 		c->cfg.vfio = c->vfio;
 		c->cfg.nvfio++;
 		return 0;

@@ -157,14 +157,23 @@ int check_device_name(const char *s)
 	return 0;
 }
 
-int parse_vfio_spec(char *spec, struct microvm_vfio *out, char *err, size_t len)
+int parse_vfio_spec(char *spec, struct microvm_vfio *out, int *iommu,
+		    char *err, size_t len)
 {
+	static const char *const names[] = {
+		[MICROVM_VFIO_IOMMU_AUTO] = "auto",
+		[MICROVM_VFIO_IOMMU_IOMMUFD] = "iommufd",
+		[MICROVM_VFIO_IOMMU_LEGACY] = "legacy",
+	};
 	char *p = spec, *o;
 
 	memset(out, 0, sizeof(*out));
+	*iommu = -1;
 	out->bdf = next_opt(&p);
 	if (!out->bdf || !*out->bdf || strchr(out->bdf, '=')) {
-		snprintf(err, len, "expected BDF[,id=NAME], e.g. 0000:17:00.0");
+		snprintf(err, len,
+			 "expected BDF[,id=NAME][,iommu=auto|iommufd|legacy], "
+			 "e.g. 0000:17:00.0");
 		return -EINVAL;
 	}
 	while ((o = next_opt(&p))) {
@@ -177,9 +186,22 @@ int parse_vfio_spec(char *spec, struct microvm_vfio *out, char *err, size_t len)
 				return -EINVAL;
 			}
 			out->id = o + 3;
+		} else if (!strncmp(o, "iommu=", 6)) {
+			for (int i = 0; i < 3; i++)
+				if (!strcmp(o + 6, names[i]))
+					*iommu = i;
+			if (*iommu < 0) {
+				snprintf(err, len,
+					 "iommu=%s: want auto, iommufd or "
+					 "legacy",
+					 o + 6);
+				return -EINVAL;
+			}
 		} else {
 			snprintf(err, len,
-				 "unknown option '%s' (known: id=NAME)", o);
+				 "unknown option '%s' (known: id=NAME, "
+				 "iommu=auto|iommufd|legacy)",
+				 o);
 			return -EINVAL;
 		}
 	}

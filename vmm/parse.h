@@ -38,7 +38,8 @@ __attribute__((warn_unused_result)) int
 parse_vsock_spec(char *spec, struct microvm_vsock *out, char *err, size_t len);
 /* "BDF[,id=NAME]"; the BDF is checked when the VM is built */
 __attribute__((warn_unused_result)) int
-parse_vfio_spec(char *spec, struct microvm_vfio *out, char *err, size_t len);
+parse_vfio_spec(char *spec, struct microvm_vfio *out, int *iommu,
+		char *err, size_t len);
 /*
  * A device name the topology and logs can carry as is: 1-31 letters,
  * digits, '-', '_' or '.'. 0 or -EINVAL.

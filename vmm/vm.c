@@ -413,6 +413,16 @@ static int vm_config_copy_pcie(struct vm *vm, const struct microvm_config *in)
 	c->pcie_bus_last = in->pcie_bus_last;
 	c->rng = in->rng;
 	c->virtio_console = in->virtio_console;
+	if (in->vfio_iommu > MICROVM_VFIO_IOMMU_LEGACY) {
+		log_err(&vm->log, "vfio", "unknown vfio_iommu %d",
+			(int)in->vfio_iommu);
+		return -EINVAL;
+	}
+	c->vfio_iommu = in->vfio_iommu;
+	/* A test switch: iommufd maps guest RAM by address, not from its memfd. */
+	c->vfio_no_map_file = getenv("MICROVM_TEST_IOMMUFD_BY_ADDRESS") &&
+			      !strcmp(getenv("MICROVM_TEST_IOMMUFD_BY_ADDRESS"),
+				      "1");
 	r = vm_config_copy_virtio(vm, in);
 	if (r < 0)
 		return r;
@@ -601,7 +611,17 @@ static int vm_add_devices(struct vm *vm)
 	r = pci_host_add_testdevs(m, c->pci_testdevs, c->n_pci_testdevs);
 	/* Without a KVM VM (microvm plan) VFIO only reads sysfs. */
 	if (!r)
-		r = vfio_add_devices(m, c->vfio, c->nvfio, &vm->vfio);
+		r = vfio_add_devices(
+			m, c->vfio, c->nvfio,
+			&(struct vfio_options){
+				.iommu = c->vfio_iommu == MICROVM_VFIO_IOMMU_IOMMUFD
+						 ? VFIO_WANT_IOMMUFD
+					 : c->vfio_iommu == MICROVM_VFIO_IOMMU_LEGACY
+						 ? VFIO_WANT_LEGACY
+						 : VFIO_WANT_AUTO,
+				.no_map_file = c->vfio_no_map_file,
+			},
+			&vm->vfio);
 	for (unsigned int i = 0; !r && i < c->ndisks; i++)
 		r = virtio_blk_add(m, &c->disks[i], i);
 	for (unsigned int i = 0; !r && i < c->nnets; i++)

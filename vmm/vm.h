@@ -79,6 +79,8 @@ struct vm_config {
 	unsigned int n_pci_testdevs;
 	struct microvm_vfio *vfio; /* strings owned */
 	unsigned int nvfio;
+	enum microvm_vfio_iommu vfio_iommu;
+	bool vfio_no_map_file; /* MICROVM_TEST_IOMMUFD_BY_ADDRESS=1 */
 	/* virtio */
 	struct microvm_disk *disks; /* strings owned */
 	unsigned int ndisks;

@@ -143,7 +143,8 @@ err:
 }
 
 static int container_attach(struct vfio_iommu *io, const char *bdf, int group,
-			    int *device_fd, int *kvm_fd)
+			    int (*kvm_add)(void *opaque, int fd), void *opaque,
+			    int *device_fd)
 {
 	struct container *c = to_container(io);
 	bool added;
@@ -171,7 +172,15 @@ static int container_attach(struct vfio_iommu *io, const char *bdf, int group,
 		return r;
 	}
 	*device_fd = r;
-	*kvm_fd = added ? gfd : -1;
+	if (added && kvm_add) {
+		int k = kvm_add(opaque, gfd);
+
+		if (k < 0) {
+			close(*device_fd);
+			*device_fd = -1;
+			return k;
+		}
+	}
 	return 0;
 }
 

@@ -1,7 +1,9 @@
-/* iommu.h: the DMA back-end a VM's passed-through devices share: attach a device, map/unmap guest RAM, detach (legacy container today, iommufd next). */
+/* iommu.h: the DMA back-end a VM's passed-through devices share: attach a device, map/unmap guest RAM, detach (the legacy container or iommufd). */
 #ifndef DEVICES_VFIO_IOMMU_H
 #define DEVICES_VFIO_IOMMU_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmm/log.h"
@@ -19,14 +21,16 @@ struct vfio_iommu_ops {
 	const char *name; /* "container", "iommufd" */
 	/*
 	 * Open host device `bdf` (IOMMU group `group`) for use and put it in
-	 * this back-end's address space. Returns its VFIO device fd in
-	 * *device_fd and, in *kvm_fd, the fd to tell KVM's VFIO pseudo-device
-	 * about (the group fd, or the device fd itself; -1 if already told).
-	 * Both stay owned by the back-end. 0 or -errno, logged with the
-	 * device's name.
+	 * this back-end's address space; its VFIO device fd comes back in
+	 * *device_fd. kvm_add(opaque, fd) is called with what KVM's VFIO
+	 * pseudo-device must be told about (a group fd the first time the
+	 * group is seen, or the device fd itself), at the point the kernel
+	 * wants it: for iommufd, before the device is bound. Every fd stays
+	 * owned by the back-end. 0 or -errno, logged with the device's name.
 	 */
 	int (*attach)(struct vfio_iommu *io, const char *bdf, int group,
-		      int *device_fd, int *kvm_fd);
+		      int (*kvm_add)(void *opaque, int fd), void *opaque,
+		      int *device_fd);
 	/* Release a device attach() returned. */
 	void (*detach)(struct vfio_iommu *io, int device_fd);
 	/*
@@ -42,6 +46,13 @@ struct vfio_iommu_ops {
 	 */
 	int (*map)(struct vfio_iommu *io, uint64_t iova, uint64_t size,
 		   void *hva);
+	/*
+	 * The same from [offset, offset+size) of file `fd` (guest RAM's
+	 * memfd), which pins its pages without walking our page tables.
+	 * NULL, or -EOPNOTSUPP, where the kernel cannot (map() then).
+	 */
+	int (*map_file)(struct vfio_iommu *io, uint64_t iova, uint64_t size,
+			int fd, uint64_t offset);
 	int (*unmap)(struct vfio_iommu *io, uint64_t iova, uint64_t size);
 	/* Unmap everything and close every fd. */
 	void (*destroy)(struct vfio_iommu *io);
@@ -59,5 +70,30 @@ struct vfio_iommu {
 __attribute__((warn_unused_result)) int
 vfio_container_create(const struct logger *lg, const char *dev_root,
 		      struct vfio_iommu **out);
+
+/*
+ * iommufd (/dev/iommu, Linux 6.2; device cdevs 6.6; map_file 6.13): one IOAS
+ * for the VM, devices opened through sys_root/bus/pci/devices/BDF/vfio-dev/
+ * -> dev_root/vfio/devices/vfioN. 0 or -errno (logged, with the fix).
+ */
+__attribute__((warn_unused_result)) int
+vfio_iommufd_create(const struct logger *lg, const char *sys_root,
+		    const char *dev_root, struct vfio_iommu **out);
+
+/* The name ("vfio3") of the VFIO cdev of `bdf`, or -errno (-ENOENT: none). */
+int vfio_cdev_name(const char *sys_root, const char *bdf, char *name,
+		   size_t len);
+
+/* Which back-end a VM asks for (cfg.vfio_iommu). */
+enum vfio_iommu_want { VFIO_WANT_AUTO, VFIO_WANT_IOMMUFD, VFIO_WANT_LEGACY };
+
+/*
+ * The choice, from what the host has: iommufd when asked for, or for auto
+ * when /dev/iommu exists and every device has a cdev; the container
+ * otherwise. Returns 1 (iommufd), 0 (container) or -ENODEV (iommufd asked
+ * for and missing), with the reason in `why`.
+ */
+int vfio_iommu_choose(enum vfio_iommu_want want, bool have_dev_iommu,
+		      bool all_cdevs, char *why, size_t len);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "devices/pci/host.h"
 #include "devices/vfio/preflight.h"
@@ -101,10 +102,74 @@ static struct vfio_dev *vfio_dev_new(struct vfio_vm *vv, const char *bdf,
 	return d;
 }
 
-/* One --vfio device: checked, opened (unless planning) and registered. */
-static int vfio_add_one(struct vfio_vm *vv, const struct microvm_vfio *cfg,
-			unsigned int i, struct vfio_pf_device *pf)
+int vfio_iommu_choose(enum vfio_iommu_want want, bool have_dev_iommu,
+		      bool all_cdevs, char *why, size_t len)
 {
+	switch (want) {
+	case VFIO_WANT_LEGACY:
+		snprintf(why, len, "iommu=legacy");
+		return 0;
+	case VFIO_WANT_IOMMUFD:
+		if (!have_dev_iommu || !all_cdevs) {
+			snprintf(why, len,
+				 "iommu=iommufd, but this host has %s (the "
+				 "kernel needs CONFIG_IOMMUFD and "
+				 "CONFIG_VFIO_DEVICE_CDEV, Linux 6.6+); "
+				 "iommu=legacy or auto uses the VFIO container",
+				 !have_dev_iommu ? "no /dev/iommu"
+						 : "no VFIO cdev for a device");
+			return -ENODEV;
+		}
+		snprintf(why, len, "iommu=iommufd");
+		return 1;
+	case VFIO_WANT_AUTO:
+	default:
+		if (have_dev_iommu && all_cdevs) {
+			snprintf(why, len,
+				 "auto: /dev/iommu and the devices' VFIO cdevs "
+				 "are there");
+			return 1;
+		}
+		snprintf(why, len, "auto: %s, so the legacy VFIO container",
+			 !have_dev_iommu ? "no /dev/iommu"
+					 : "a device has no VFIO cdev");
+		return 0;
+	}
+}
+
+/* The VM's DMA back-end, chosen once for all its devices. */
+static int vfio_backend_open(struct vfio_vm *vv,
+			     const struct microvm_vfio *list, unsigned int n)
+{
+	char path[300], bdf[VFIO_PF_BDF_LEN], name[32], why[256];
+	bool cdevs = true;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/iommu", host_roots.dev);
+	for (unsigned int i = 0; cdevs && i < n; i++)
+		cdevs = vfio_bdf_parse(list[i].bdf, bdf, sizeof(bdf)) == 0 &&
+			vfio_cdev_name(host_roots.sysfs, bdf, name,
+				       sizeof(name)) == 0;
+	r = vfio_iommu_choose(vv->opt.iommu, access(path, F_OK) == 0, cdevs,
+			      why, sizeof(why));
+	if (r < 0) {
+		log_err(vv->m->log, "vfio", "%s", why);
+		return r;
+	}
+	log_info(vv->m->log, "vfio", "DMA back-end: %s (%s)",
+		 r ? "iommufd" : "container", why);
+	if (r)
+		return vfio_iommufd_create(vv->m->log, host_roots.sysfs,
+					   host_roots.dev, &vv->iommu);
+	return vfio_container_create(vv->m->log, host_roots.dev, &vv->iommu);
+}
+
+/* One --vfio device: checked, opened (unless planning) and registered. */
+static int vfio_add_one(struct vfio_vm *vv, const struct microvm_vfio *list,
+			unsigned int n, unsigned int i,
+			struct vfio_pf_device *pf)
+{
+	const struct microvm_vfio *cfg = &list[i];
 	struct machine *m = vv->m;
 	struct pci_dev_req req;
 	struct vfio_dev *d;
@@ -139,7 +204,7 @@ static int vfio_add_one(struct vfio_vm *vv, const struct microvm_vfio *cfg,
 		return -EINVAL;
 	}
 	if (!vv->iommu) {
-		r = vfio_container_create(m->log, host_roots.dev, &vv->iommu);
+		r = vfio_backend_open(vv, list, n);
 		if (r < 0)
 			return r;
 	}
@@ -199,7 +264,8 @@ int vfio_check_config(struct logger *log, const struct microvm_vfio *list,
 }
 
 int vfio_add_devices(struct machine *m, const struct microvm_vfio *list,
-		     unsigned int n, struct vfio_vm **out)
+		     unsigned int n, const struct vfio_options *opt,
+		     struct vfio_vm **out)
 {
 	struct vfio_pf_device *pf;
 	struct vfio_vm *vv;
@@ -215,11 +281,12 @@ int vfio_add_devices(struct machine *m, const struct microvm_vfio *list,
 		return -ENOMEM;
 	}
 	vv->m = m;
+	vv->opt = *opt;
 	pthread_mutex_init(&vv->dma_lock, NULL);
 	pthread_cond_init(&vv->dma_cond, NULL);
 	*out = vv; /* vfio_vm_destroy() releases what was done */
 	for (unsigned int i = 0; !r && i < n; i++)
-		r = vfio_add_one(vv, &list[i], i, pf);
+		r = vfio_add_one(vv, list, n, i, pf);
 	free(pf);
 	return r;
 }
@@ -236,6 +303,32 @@ static bool in_ranges(const struct vfio_iommu_range *rg, int n, uint64_t start,
 
 /* Pinning is mapped in pieces of this size, so a stop need not wait long. */
 #define DMA_CHUNK (256ull << 20)
+
+/*
+ * Map one piece of a RAM region: from guest RAM's memfd where the back-end
+ * can (no walk of our page tables), by address otherwise, or when the
+ * kernel turns out not to have it (said once).
+ */
+static int dma_map_piece(struct vfio_vm *vv, const struct mem_region *m,
+			 uint64_t off, uint64_t len)
+{
+	const struct guest_mem *mem = vv->m->mem;
+	struct vfio_iommu *io = vv->iommu;
+
+	if (io->ops->map_file && !vv->opt.no_map_file && mem->fd >= 0 &&
+	    !vv->by_address) {
+		int r = io->ops->map_file(io, m->gpa + off, len, mem->fd,
+					  (uint64_t)(m->hva - mem->base) + off);
+
+		if (r != -EOPNOTSUPP)
+			return r;
+		log_info(vv->m->log, "vfio",
+			 "this kernel has no IOMMU_IOAS_MAP_FILE (Linux 6.13): "
+			 "mapping guest RAM by address");
+	}
+	vv->by_address = true;
+	return io->ops->map(io, m->gpa + off, len, m->hva + off);
+}
 
 static void *dma_thread(void *arg)
 {
@@ -258,8 +351,7 @@ static void *dma_thread(void *arg)
 				r = -ECANCELED;
 				break;
 			}
-			r = vv->iommu->ops->map(vv->iommu, m->gpa + off, len,
-						m->hva + off);
+			r = dma_map_piece(vv, m, off, len);
 			if (r < 0)
 				log_err(mach->log, "vfio",
 					"mapping guest RAM 0x%llx-0x%llx for "
@@ -281,6 +373,7 @@ static void *dma_thread(void *arg)
 	pthread_mutex_lock(&vv->dma_lock);
 	vv->dma_bytes = bytes;
 	vv->dma_ns = machine_now_ns() - t0;
+	vv->dma_method = !bytes ? "none" : vv->by_address ? "map" : "map_file";
 	vv->dma_err = r;
 	vv->dma_done = true;
 	pthread_cond_broadcast(&vv->dma_cond);
@@ -304,13 +397,43 @@ static void *dma_thread(void *arg)
 	return NULL;
 }
 
+int vfio_ram_check_iova(const struct guest_mem *mem,
+			const struct vfio_iommu_range *rg, int n, char *msg,
+			size_t len)
+{
+	char list[512];
+
+	for (unsigned int i = 0; n > 0 && i < mem->nregions; i++) {
+		const struct mem_region *m = &mem->regions[i];
+		size_t off = 0;
+
+		if (in_ranges(rg, n, m->gpa, m->gpa + m->size - 1))
+			continue;
+		list[0] = 0;
+		for (int k = 0; k < n && off < sizeof(list); k++)
+			off += (size_t)snprintf(list + off, sizeof(list) - off,
+						"%s0x%llx-0x%llx",
+						k ? ", " : "",
+						(unsigned long long)rg[k].start,
+						(unsigned long long)rg[k].last);
+		snprintf(msg, len,
+			 "guest RAM 0x%llx-0x%llx is not inside the IOVA ranges "
+			 "this host's IOMMU translates (%s), so devices could "
+			 "not reach it by DMA; give the VM less --memory",
+			 (unsigned long long)m->gpa,
+			 (unsigned long long)(m->gpa + m->size - 1), list);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int vfio_map_guest_ram(struct vfio_vm *vv, void (*mapped)(void *opaque),
 		       void *opaque)
 {
 	const struct guest_mem *mem;
 	struct logger *log;
 	struct vfio_iommu_range rg[VFIO_IOMMU_MAX_RANGES];
-	char list[512];
+	char msg[768];
 	sigset_t all, old;
 	int n, r;
 
@@ -328,26 +451,10 @@ int vfio_map_guest_ram(struct vfio_vm *vv, void (*mapped)(void *opaque),
 			strerror(-n));
 		return n;
 	}
-	for (unsigned int i = 0; n > 0 && i < mem->nregions; i++) {
-		const struct mem_region *m = &mem->regions[i];
-		size_t off = 0;
-
-		if (in_ranges(rg, n, m->gpa, m->gpa + m->size - 1))
-			continue;
-		list[0] = 0;
-		for (int k = 0; k < n && off < sizeof(list); k++)
-			off += (size_t)snprintf(list + off, sizeof(list) - off,
-						"%s0x%llx-0x%llx",
-						k ? ", " : "",
-						(unsigned long long)rg[k].start,
-						(unsigned long long)rg[k].last);
-		log_err(log, "vfio",
-			"guest RAM 0x%llx-0x%llx is not inside the IOVA ranges "
-			"this host's IOMMU translates (%s), so devices could "
-			"not reach it by DMA; give the VM less --memory",
-			(unsigned long long)m->gpa,
-			(unsigned long long)(m->gpa + m->size - 1), list);
-		return -EINVAL;
+	r = vfio_ram_check_iova(mem, rg, n, msg, sizeof(msg));
+	if (r < 0) {
+		log_err(log, "vfio", "%s", msg);
+		return r;
 	}
 	/* Our threads never take the embedder's signals. */
 	sigfillset(&all);
@@ -378,6 +485,7 @@ int vfio_dma_wait(struct vfio_vm *vv)
 int vfio_timings_json(const struct vfio_vm *vv, char *buf, size_t len)
 {
 	uint64_t dma_ns, dma_bytes;
+	const char *method;
 	size_t off = 0;
 	int n;
 
@@ -397,10 +505,13 @@ int vfio_timings_json(const struct vfio_vm *vv, char *buf, size_t len)
 	pthread_mutex_lock((pthread_mutex_t *)&vv->dma_lock);
 	dma_ns = vv->dma_ns;
 	dma_bytes = vv->dma_bytes;
+	method = vv->dma_method;
 	pthread_mutex_unlock((pthread_mutex_t *)&vv->dma_lock);
-	EMIT("\"vfio\": {\"backend\": \"%s\", \"dma_map_ms\": %.3f, "
+	EMIT("\"vfio\": {\"backend\": \"%s\", \"dma_method\": \"%s\", "
+	     "\"dma_map_ms\": %.3f, "
 	     "\"dma_bytes\": %llu, \"dma_gbps\": %.3f,\n    \"devices\": [",
-	     vv->iommu ? vv->iommu->ops->name : "none", (double)dma_ns / 1e6,
+	     vv->iommu ? vv->iommu->ops->name : "none",
+	     method ? method : "none", (double)dma_ns / 1e6,
 	     (unsigned long long)dma_bytes,
 	     dma_ns ? (double)dma_bytes / (double)dma_ns : 0.0);
 	for (unsigned int i = 0; i < vv->ndevs; i++) {

@@ -10,6 +10,7 @@
 #include "devices/pci/pci.h"
 #include "devices/vfio/iommu.h"
 #include "devices/vfio/vfio_cfg.h"
+#include "vmm/memory.h"
 
 struct logger;
 struct machine;
@@ -78,6 +79,12 @@ struct vfio_dev {
 	uint64_t bar_bytes_mapped;
 };
 
+/* How a VM wants its devices' DMA set up. */
+struct vfio_options {
+	enum vfio_iommu_want iommu; /* auto, iommufd, legacy */
+	bool no_map_file; /* test switch: iommufd maps guest RAM by address */
+};
+
 /* The VM's VFIO state: one DMA back-end shared by all its devices. */
 struct vfio_vm {
 	struct vfio_iommu *iommu;
@@ -91,6 +98,9 @@ struct vfio_vm {
 	 * guest boots; a device's bus mastering waits for it (dma_lock).
 	 */
 	struct machine *m;
+	struct vfio_options opt;
+	const char *dma_method; /* "map_file" or "map" (by address), dma_lock */
+	bool by_address; /* the DMA thread's: map_file is not used */
 	void (*mapped)(void *opaque); /* guest RAM is mapped */
 	void *mapped_opaque;
 	pthread_t dma_thread;
@@ -121,7 +131,8 @@ vfio_check_config(struct logger *log, const struct microvm_vfio *list,
  */
 __attribute__((warn_unused_result)) int
 vfio_add_devices(struct machine *m, const struct microvm_vfio *list,
-		 unsigned int n, struct vfio_vm **out);
+		 unsigned int n, const struct vfio_options *opt,
+		 struct vfio_vm **out);
 
 /*
  * Check guest RAM against the IOMMU's IOVA ranges, then start mapping all
@@ -133,6 +144,15 @@ vfio_add_devices(struct machine *m, const struct microvm_vfio *list,
 __attribute__((warn_unused_result)) int
 vfio_map_guest_ram(struct vfio_vm *vv, void (*mapped)(void *opaque),
 		   void *opaque);
+
+/*
+ * Is every region of guest RAM inside one of the IOMMU's `n` IOVA ranges
+ * (n 0: the IOMMU does not say; taken as yes)? 0, or -EINVAL with what is
+ * not and the fix in `msg`.
+ */
+int vfio_ram_check_iova(const struct guest_mem *mem,
+			const struct vfio_iommu_range *rg, int n, char *msg,
+			size_t len);
 
 /*
  * Wait until guest RAM is mapped for DMA (a device may not master the bus

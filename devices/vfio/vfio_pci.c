@@ -685,6 +685,11 @@ static void vfio_bars_changed(struct pci_function *f)
 
 /* ---- open, realize, close ---- */
 
+static int kvm_add(void *opaque, int fd)
+{
+	return vfio_kvm_add_file(opaque, fd);
+}
+
 int vfio_dev_open(struct vfio_dev *d, struct vfio_iommu *io)
 {
 	struct vfio_device_info info = {.argsz = sizeof(info)};
@@ -693,17 +698,12 @@ int vfio_dev_open(struct vfio_dev *d, struct vfio_iommu *io)
 	uint8_t raw[PCI_CFG_SIZE];
 	size_t raw_len;
 	char err[256];
-	int kvm_fd, r;
+	int r;
 
-	r = io->ops->attach(io, d->bdf, d->group, &d->fd, &kvm_fd);
+	r = io->ops->attach(io, d->bdf, d->group, kvm_add, d->vv, &d->fd);
 	if (r < 0)
 		return r;
 	d->iommu = io;
-	if (kvm_fd >= 0) {
-		r = vfio_kvm_add_file(d->vv, kvm_fd);
-		if (r < 0)
-			return r;
-	}
 	r = xioctl(d->fd, VFIO_DEVICE_GET_INFO, &info);
 	if (r < 0 || !(info.flags & VFIO_DEVICE_FLAGS_PCI) ||
 	    info.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
