@@ -2,6 +2,8 @@
 #include "vmm/memory.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -124,13 +126,89 @@ err_close:
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
-int guest_mem_prefault(struct guest_mem *mem)
+/* One thread's slice of guest RAM. */
+struct prefault_slice {
+	struct guest_mem *mem;
+	uint64_t off, len;
+	int err;
+	pthread_t thread;
+	bool started;
+};
+
+static int prefault_range(struct guest_mem *mem, uint64_t off, uint64_t len)
 {
-	if (mem->fd >= 0)
-		return fallocate(mem->fd, 0, 0, (off_t)mem->total) < 0 ? -errno
-								       : 0;
-	return madvise(mem->base, mem->total, MADV_POPULATE_WRITE) < 0 ? -errno
-								       : 0;
+	if (madvise(mem->base + off, len, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	/* Before Linux 5.14: allocate the memfd's pages at least. */
+	if (errno == EINVAL && mem->fd >= 0)
+		return fallocate(mem->fd, 0, (off_t)off, (off_t)len) < 0
+			       ? -errno
+			       : 0;
+	return -errno;
+}
+
+static void *prefault_worker(void *arg)
+{
+	struct prefault_slice *s = arg;
+
+	pthread_setname_np(pthread_self(), "microvm-fault");
+	s->err = prefault_range(s->mem, s->off, s->len);
+	return NULL;
+}
+
+unsigned int guest_mem_prefault_threads(uint64_t total)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t n = cpus < 1 ? 1 : (uint64_t)cpus;
+
+	/* Slices of at least 256 MiB: below that a thread costs more than it saves. */
+	if (n > total / (256ull << 20))
+		n = total / (256ull << 20);
+	if (n > GUEST_MEM_PREFAULT_MAX_THREADS)
+		n = GUEST_MEM_PREFAULT_MAX_THREADS;
+	return n ? (unsigned int)n : 1;
+}
+
+int guest_mem_prefault(struct guest_mem *mem, unsigned int threads)
+{
+	struct prefault_slice s[GUEST_MEM_PREFAULT_MAX_THREADS];
+	uint64_t slice, align = mem->hugepages ? 2ull << 20 : 4096;
+	sigset_t all, old;
+	int r = 0;
+
+	if (!threads)
+		threads = guest_mem_prefault_threads(mem->total);
+	if (threads > GUEST_MEM_PREFAULT_MAX_THREADS)
+		threads = GUEST_MEM_PREFAULT_MAX_THREADS;
+	slice = (mem->total / threads + align - 1) & ~(align - 1);
+	memset(s, 0, sizeof(s));
+	/* Our threads never take the embedder's signals. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned int i = 0; i < threads; i++) {
+		s[i].mem = mem;
+		s[i].off = (uint64_t)i * slice;
+		if (s[i].off >= mem->total)
+			break;
+		s[i].len = mem->total - s[i].off < slice ? mem->total - s[i].off
+							 : slice;
+		/* The last slice is this thread's own. */
+		if (i + 1 < threads && s[i].off + s[i].len < mem->total)
+			s[i].started = pthread_create(&s[i].thread, NULL,
+						      prefault_worker,
+						      &s[i]) == 0;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	for (unsigned int i = 0; i < threads; i++)
+		if (s[i].len && !s[i].started)
+			s[i].err = prefault_range(mem, s[i].off, s[i].len);
+	for (unsigned int i = 0; i < threads; i++) {
+		if (s[i].started)
+			pthread_join(s[i].thread, NULL);
+		if (s[i].err && !r)
+			r = s[i].err;
+	}
+	return r;
 }
 
 void guest_mem_destroy(struct guest_mem *mem, bool io_abandoned)

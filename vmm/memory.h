@@ -58,13 +58,19 @@ enum guest_mem_backing {
 __attribute__((warn_unused_result)) int
 guest_mem_create(struct guest_mem *mem, const struct mem_region *layout,
 		 unsigned int n, enum guest_mem_backing backing);
+#define GUEST_MEM_PREFAULT_MAX_THREADS 8
+
 /*
- * Allocate every page of guest RAM now (charged to this process's cgroup):
- * fallocate(2) on the memfd, MADV_POPULATE_WRITE on anonymous RAM.
- * 0 or -errno.
+ * Allocate every page of guest RAM now (charged to this process's cgroup)
+ * and map it in our page tables (MADV_POPULATE_WRITE; fallocate(2) of the
+ * memfd before Linux 5.14), in `threads` slices at once (0: as
+ * guest_mem_prefault_threads() says), so that pinning it for DMA later
+ * finds every page present. 0 or -errno.
  */
 __attribute__((warn_unused_result)) int
-guest_mem_prefault(struct guest_mem *mem);
+guest_mem_prefault(struct guest_mem *mem, unsigned int threads);
+/* Threads for `total` bytes: one per online CPU, slices of >= 256 MiB, at most 8. */
+unsigned int guest_mem_prefault_threads(uint64_t total);
 /*
  * Unmap guest RAM and close its fd; with `io_abandoned` (I/O the kernel may
  * still complete into it) the address range stays reserved, PROT_NONE.

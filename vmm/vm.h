@@ -137,6 +137,7 @@ struct vm {
 	struct vm_marker markers[VM_MAX_MARKERS]; /* under lock */
 	unsigned int nmarkers;
 	uint64_t cpu_ns_first_run, cpu_ns_stop;
+	uint64_t prefault_ns; /* prefault=on: time to allocate guest RAM */
 
 	/* Lifecycle. */
 	pthread_mutex_t lock;

@@ -83,6 +83,7 @@ struct vfio_dev {
 struct vfio_options {
 	enum vfio_iommu_want iommu; /* auto, iommufd, legacy */
 	bool no_map_file; /* test switch: iommufd maps guest RAM by address */
+	bool prefaulted; /* prefault=on did it already: do not again */
 };
 
 /* The VM's VFIO state: one DMA back-end shared by all its devices. */
@@ -110,7 +111,7 @@ struct vfio_vm {
 	bool dma_done; /* the thread finished, dma_err says how */
 	int dma_err;
 	_Atomic bool dma_cancel;
-	uint64_t dma_bytes, dma_ns;
+	uint64_t dma_bytes, dma_ns, prefault_ns;
 };
 
 /*
