@@ -25,15 +25,7 @@ struct container {
 	bool iommu_set;
 	struct container_group groups[CONTAINER_MAX_GROUPS];
 	unsigned int ngroups;
-	struct container_map {
-		uint64_t iova, size;
-	} * maps; /* what we mapped, to unmap it all at the end */
-	unsigned int nmaps, maps_cap;
-	/*
-	 * Guest RAM is mapped from a thread of its own while vCPUs map BARs
-	 * (peer-to-peer): one map or unmap at a time, as the kernel does.
-	 */
-	pthread_mutex_t maps_lock;
+	struct vfio_dma_ledger maps; /* what we mapped, to unmap at the end */
 };
 
 static struct container *to_container(struct vfio_iommu *io)
@@ -261,28 +253,9 @@ static int container_map(struct vfio_iommu *io, uint64_t iova, uint64_t size,
 		.iova = iova,
 		.size = size,
 	};
-	int r = 0;
 
-	pthread_mutex_lock(&c->maps_lock);
-	if (c->nmaps == c->maps_cap) {
-		unsigned int cap = c->maps_cap ? 2 * c->maps_cap : 16;
-		struct container_map *n = realloc(c->maps, cap * sizeof(*n));
-
-		if (n) {
-			c->maps = n;
-			c->maps_cap = cap;
-		} else {
-			r = -ENOMEM;
-		}
-	}
-	if (!r)
-		r = xioctl(c->fd, VFIO_IOMMU_MAP_DMA, &m);
-	if (r >= 0) {
-		c->maps[c->nmaps].iova = iova;
-		c->maps[c->nmaps++].size = size;
-	}
-	pthread_mutex_unlock(&c->maps_lock);
-	return r < 0 ? r : 0;
+	return vfio_ledger_ioctl(&c->maps, c->fd, VFIO_IOMMU_MAP_DMA, &m, iova,
+				 size, true);
 }
 
 static int container_unmap(struct vfio_iommu *io, uint64_t iova, uint64_t size)
@@ -293,34 +266,20 @@ static int container_unmap(struct vfio_iommu *io, uint64_t iova, uint64_t size)
 		.iova = iova,
 		.size = size,
 	};
-	int r;
 
-	pthread_mutex_lock(&c->maps_lock);
-	r = xioctl(c->fd, VFIO_IOMMU_UNMAP_DMA, &u);
-	for (unsigned int i = 0; r >= 0 && i < c->nmaps; i++) {
-		if (c->maps[i].iova == iova && c->maps[i].size == size) {
-			c->maps[i] = c->maps[--c->nmaps];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&c->maps_lock);
-	return r < 0 ? r : 0;
+	return vfio_ledger_ioctl(&c->maps, c->fd, VFIO_IOMMU_UNMAP_DMA, &u,
+				 iova, size, false);
 }
 
 static void container_destroy(struct vfio_iommu *io)
 {
 	struct container *c = to_container(io);
 
-	while (c->nmaps)
-		if (container_unmap(io, c->maps[c->nmaps - 1].iova,
-				    c->maps[c->nmaps - 1].size) < 0)
-			c->nmaps--; /* closing the container drops it anyway */
+	vfio_ledger_unmap_all(&c->maps, io);
 	for (unsigned int i = 0; i < c->ngroups; i++)
 		close(c->groups[i].fd);
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->maps);
-	pthread_mutex_destroy(&c->maps_lock);
 	free(c);
 }
 
@@ -344,7 +303,7 @@ int vfio_container_create(const struct logger *lg, const char *dev_root,
 	if (!c)
 		return -ENOMEM;
 	c->io.ops = &container_ops;
-	pthread_mutex_init(&c->maps_lock, NULL);
+	vfio_ledger_init(&c->maps);
 	c->io.log = lg;
 	snprintf(c->dev_root, sizeof(c->dev_root), "%s", dev_root);
 	snprintf(path, sizeof(path), "%s/vfio/vfio", dev_root);
@@ -374,7 +333,6 @@ int vfio_container_create(const struct logger *lg, const char *dev_root,
 err:
 	if (c->fd >= 0)
 		close(c->fd);
-	pthread_mutex_destroy(&c->maps_lock);
 	free(c);
 	return r;
 }

@@ -2,6 +2,7 @@
 #ifndef DEVICES_VFIO_IOMMU_H
 #define DEVICES_VFIO_IOMMU_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,29 @@ struct vfio_iommu {
 	const struct vfio_iommu_ops *ops;
 	const struct logger *log;
 };
+
+/*
+ * What a back-end mapped (iova, size), so that destroy() can unmap it all,
+ * and the lock that makes its maps and unmaps one at a time (the DMA thread
+ * maps RAM while vCPUs map BARs, peer-to-peer).
+ */
+struct vfio_dma_ledger {
+	pthread_mutex_t lock;
+	struct vfio_dma_entry {
+		uint64_t iova, size;
+	} *v;
+	unsigned int n, cap;
+};
+
+void vfio_ledger_init(struct vfio_dma_ledger *l);
+/*
+ * Map or unmap [iova, iova+size) with ioctl `req` on `fd` (its argument
+ * `arg` says the same range) and note it; 0 or -errno.
+ */
+int vfio_ledger_ioctl(struct vfio_dma_ledger *l, int fd, unsigned long req,
+		      void *arg, uint64_t iova, uint64_t size, bool map);
+/* Unmap everything noted (through io->ops->unmap) and free the ledger. */
+void vfio_ledger_unmap_all(struct vfio_dma_ledger *l, struct vfio_iommu *io);
 
 /*
  * The legacy VFIO container (/dev/vfio/vfio, type1v2 IOMMU): groups are

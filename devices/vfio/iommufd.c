@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,19 +11,13 @@
 #include "devices/vfio/iommu.h"
 #include "devices/vfio/iommufd_abi.h"
 
-struct iommufd_map {
-	uint64_t iova, size;
-};
-
 struct iommufd {
 	struct vfio_iommu io;
 	int fd; /* /dev/iommu */
 	uint32_t ioas;
 	bool ioas_made;
 	char sys_root[256], dev_root[256];
-	struct iommufd_map *maps; /* to unmap at the end */
-	unsigned int nmaps, maps_cap;
-	pthread_mutex_t lock; /* maps: the DMA thread and vCPUs (BARs) */
+	struct vfio_dma_ledger maps; /* to unmap at the end */
 };
 
 static struct iommufd *to_iommufd(struct vfio_iommu *io)
@@ -183,23 +176,6 @@ static int iommufd_iova_ranges(struct vfio_iommu *io,
 	return (int)q.num_iovas;
 }
 
-/* Record a mapping for destroy(); lock held. */
-static int record(struct iommufd *f, uint64_t iova, uint64_t size)
-{
-	if (f->nmaps == f->maps_cap) {
-		unsigned int cap = f->maps_cap ? 2 * f->maps_cap : 16;
-		struct iommufd_map *n = realloc(f->maps, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		f->maps = n;
-		f->maps_cap = cap;
-	}
-	f->maps[f->nmaps].iova = iova;
-	f->maps[f->nmaps++].size = size;
-	return 0;
-}
-
 static int iommufd_map(struct vfio_iommu *io, uint64_t iova, uint64_t size,
 		       void *hva)
 {
@@ -214,17 +190,9 @@ static int iommufd_map(struct vfio_iommu *io, uint64_t iova, uint64_t size,
 		.length = size,
 		.iova = iova,
 	};
-	int r;
 
-	pthread_mutex_lock(&f->lock);
-	r = record(f, iova, size);
-	if (!r) {
-		r = xioctl(f->fd, MV_IOMMU_IOAS_MAP, &m);
-		if (r < 0)
-			f->nmaps--;
-	}
-	pthread_mutex_unlock(&f->lock);
-	return r < 0 ? r : 0;
+	return vfio_ledger_ioctl(&f->maps, f->fd, MV_IOMMU_IOAS_MAP, &m, iova,
+				 size, true);
 }
 
 static int iommufd_map_file(struct vfio_iommu *io, uint64_t iova,
@@ -242,20 +210,11 @@ static int iommufd_map_file(struct vfio_iommu *io, uint64_t iova,
 		.length = size,
 		.iova = iova,
 	};
-	int r;
+	int r = vfio_ledger_ioctl(&f->maps, f->fd, MV_IOMMU_IOAS_MAP_FILE, &m,
+				  iova, size, true);
 
-	pthread_mutex_lock(&f->lock);
-	r = record(f, iova, size);
-	if (!r) {
-		r = xioctl(f->fd, MV_IOMMU_IOAS_MAP_FILE, &m);
-		if (r < 0)
-			f->nmaps--;
-	}
-	pthread_mutex_unlock(&f->lock);
 	/* Before 6.13 the ioctl number is unknown (ENOTTY). */
-	if (r == -ENOTTY)
-		r = -EOPNOTSUPP;
-	return r < 0 ? r : 0;
+	return r == -ENOTTY ? -EOPNOTSUPP : r;
 }
 
 static int iommufd_unmap(struct vfio_iommu *io, uint64_t iova, uint64_t size)
@@ -267,28 +226,16 @@ static int iommufd_unmap(struct vfio_iommu *io, uint64_t iova, uint64_t size)
 		.iova = iova,
 		.length = size,
 	};
-	int r;
 
-	pthread_mutex_lock(&f->lock);
-	r = xioctl(f->fd, MV_IOMMU_IOAS_UNMAP, &u);
-	for (unsigned int i = 0; r >= 0 && i < f->nmaps; i++) {
-		if (f->maps[i].iova == iova && f->maps[i].size == size) {
-			f->maps[i] = f->maps[--f->nmaps];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&f->lock);
-	return r < 0 ? r : 0;
+	return vfio_ledger_ioctl(&f->maps, f->fd, MV_IOMMU_IOAS_UNMAP, &u, iova,
+				 size, false);
 }
 
 static void iommufd_destroy(struct vfio_iommu *io)
 {
 	struct iommufd *f = to_iommufd(io);
 
-	while (f->nmaps)
-		if (iommufd_unmap(io, f->maps[f->nmaps - 1].iova,
-				  f->maps[f->nmaps - 1].size) < 0)
-			f->nmaps--; /* destroying the IOAS drops it anyway */
+	vfio_ledger_unmap_all(&f->maps, io);
 	if (f->ioas_made) {
 		struct mv_iommu_destroy d = {.size = sizeof(d), .id = f->ioas};
 
@@ -296,8 +243,6 @@ static void iommufd_destroy(struct vfio_iommu *io)
 	}
 	if (f->fd >= 0)
 		close(f->fd);
-	free(f->maps);
-	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
 
@@ -324,7 +269,7 @@ int vfio_iommufd_create(const struct logger *lg, const char *sys_root,
 		return -ENOMEM;
 	f->io.ops = &iommufd_ops;
 	f->io.log = lg;
-	pthread_mutex_init(&f->lock, NULL);
+	vfio_ledger_init(&f->maps);
 	snprintf(f->sys_root, sizeof(f->sys_root), "%s", sys_root);
 	snprintf(f->dev_root, sizeof(f->dev_root), "%s", dev_root);
 	snprintf(path, sizeof(path), "%s/iommu", dev_root);

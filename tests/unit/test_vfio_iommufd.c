@@ -2,6 +2,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "devices/vfio/iommu.h"
 #include "devices/vfio/vfio.h"
@@ -161,4 +163,55 @@ Test(vfio_iommu, ram_colliding_with_a_hole_is_refused)
 	cr_expect_eq(vfio_ram_check_iova(&m, narrow, 1, msg, sizeof(msg)),
 		     -EINVAL);
 	cr_expect(strstr(msg, "0x8000000000-"), "%s", msg);
+}
+
+/* A back-end whose unmap fails for one range: the ledger still empties. */
+static unsigned int unmaps;
+static struct vfio_dma_ledger *fake_ledger;
+static int ok_fd;
+
+static int fake_unmap(struct vfio_iommu *io, uint64_t iova, uint64_t size)
+{
+	int n;
+
+	(void)io;
+	unmaps++;
+	if (iova == 0x2000)
+		return -EIO;
+	/* FIONREAD on a pipe: an ioctl that succeeds. */
+	return vfio_ledger_ioctl(fake_ledger, ok_fd, FIONREAD, &n, iova, size,
+				 false);
+}
+
+Test(vfio_iommu, ledger_unmaps_everything_once)
+{
+	static const struct vfio_iommu_ops ops = {.name = "fake",
+						  .unmap = fake_unmap};
+	struct vfio_iommu io = {&ops, NULL};
+	struct vfio_dma_ledger l;
+	int p[2], n;
+
+	cr_assert_eq(pipe(p), 0);
+	ok_fd = p[0];
+	vfio_ledger_init(&l);
+	fake_ledger = &l;
+	for (uint64_t i = 0; i < 40; i++)
+		cr_assert_eq(vfio_ledger_ioctl(&l, p[0], FIONREAD, &n,
+					       i * 0x1000, 0x1000, true),
+			     0);
+	/* A map the kernel refuses is not noted; neither is an unmap that fails. */
+	cr_expect_eq(vfio_ledger_ioctl(&l, p[0], 0xdead, &n, 0x100000, 0x1000,
+				       true),
+		     -ENOTTY);
+	cr_expect_eq(l.n, 40);
+	cr_expect_eq(vfio_ledger_ioctl(&l, p[0], 0xdead, &n, 0x1000, 0x1000,
+				       false),
+		     -ENOTTY);
+	cr_expect_eq(l.n, 40);
+	vfio_ledger_unmap_all(&l, &io);
+	cr_expect_eq(unmaps, 40);
+	cr_expect_eq(l.n, 0);
+	cr_expect_null(l.v);
+	close(p[0]);
+	close(p[1]);
 }
