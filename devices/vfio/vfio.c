@@ -335,6 +335,7 @@ static void *dma_thread(void *arg)
 	struct vfio_vm *vv = arg;
 	struct machine *mach = vv->m;
 	uint64_t t0 = machine_now_ns(), bytes = 0;
+	unsigned int threads;
 	char sz[32];
 	int r = 0;
 
@@ -342,12 +343,15 @@ static void *dma_thread(void *arg)
 	/*
 	 * Fault all of guest RAM in first, a slice per core: pinning then
 	 * finds every page present instead of faulting them in one by one
-	 * in a single thread.
+	 * in a single thread. With one thread that is only a second pass
+	 * (measured in the 1-CPU rig: 3.9 s + 0.27 s against 3.4 s for
+	 * 512 MiB), so then pinning faults them in itself.
 	 */
-	if (!vv->opt.prefaulted) {
+	threads = guest_mem_prefault_threads(mach->mem->total);
+	if (!vv->opt.prefaulted && threads > 1) {
 		uint64_t p0 = machine_now_ns();
 
-		r = guest_mem_prefault(mach->mem, 0);
+		r = guest_mem_prefault(mach->mem, threads);
 		pthread_mutex_lock(&vv->dma_lock);
 		vv->prefault_ns = machine_now_ns() - p0;
 		pthread_mutex_unlock(&vv->dma_lock);
@@ -407,14 +411,19 @@ static void *dma_thread(void *arg)
 	if (vv->mapped)
 		vv->mapped(vv->mapped_opaque);
 	format_size(bytes, sz, sizeof(sz));
+	if (vv->prefault_ns)
+		log_info(mach->log, "vfio",
+			 "guest RAM (%s) faulted in by %u threads in %.1f ms "
+			 "(%.2f GB/s) before pinning",
+			 sz, threads, (double)vv->prefault_ns / 1e6,
+			 (double)bytes / (double)vv->prefault_ns);
 	log_info(mach->log, "vfio",
 		 "guest RAM (%s) mapped for DMA in %.1f ms (%.2f GB/s; %s "
-		 "through %s), faulted in before in %.1f ms, while the guest "
-		 "started",
+		 "through %s), while the guest started",
 		 sz, (double)vv->dma_ns / 1e6,
 		 vv->dma_ns ? (double)bytes / (double)vv->dma_ns : 0.0,
 		 vv->by_address ? "by address" : "from the memfd",
-		 vv->iommu->ops->name, (double)vv->prefault_ns / 1e6);
+		 vv->iommu->ops->name);
 	return NULL;
 }
 

@@ -436,7 +436,7 @@ a64_vfio() {
 	else
 		nok "$n-dma-both-ways" "$(grep 'TINY: edu' "$T/$n-dma.out" | tr '\n' ' ' | tail -c 400)"
 	fi
-	echo "# timing: $n: $(grep -o 'guest RAM ([0-9A-Za-z]*) mapped for DMA in [0-9.]* ms ([0-9.]* GB/s)' "$T/$n-run.out")"
+	echo "# timing: $n: $(grep -o 'guest RAM ([0-9A-Za-z]*) mapped for DMA in [0-9.]* ms ([0-9.]* GB/s[^)]*)' "$T/$n-run.out")"
 }
 a64_smmu=""
 for i in /sys/class/iommu/smmu3.*; do [ -e "$i" ] && a64_smmu=${i##*/}; done
