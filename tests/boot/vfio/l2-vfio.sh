@@ -20,7 +20,7 @@ mkdir -p "$LOGDIR"
 . tests/lib.sh
 
 TESTS=(vfio-check-ready vfio-check-member-bound vfio-check-json plan-vfio bad-bdf missing-bdf
-	not-bound member-bound no-dev-vfio group-busy nvme nvme-intx edu-tiny multi)
+	not-bound member-bound no-dev-vfio group-busy iommufd-missing nvme nvme-intx edu-tiny multi)
 selected=()
 for t in "${TESTS[@]}"; do
 	if [[ -z "${L2_ONLY:-}" || "$t" =~ ${L2_ONLY} ]]; then
@@ -172,6 +172,16 @@ test_group_busy() {
 	wait "$holder" 2>/dev/null
 }
 
+# iommu=iommufd on a kernel without it (Debian's): a clear error naming what is missing.
+test_iommufd_missing() {
+	if [[ -e /dev/iommu ]]; then
+		t_skip iommufd-missing "this rig kernel has /dev/iommu"
+		return
+	fi
+	bad iommufd-missing 2 "iommu=iommufd, but this host has no /dev/iommu.*iommu=legacy" \
+		"${run_tiny[@]}" --vfio "$VFIO_EDU,iommu=iommufd"
+}
+
 vfio_cmdline() {
 	echo "console=ttyS0 reboot=k panic=-1 microvm.init=cmd microvm.modules=nvme microvm.cmd=\"$1\""
 }
@@ -187,6 +197,8 @@ test_nvme() {
 		t_fail "$n" "exit status $status, want 0 (last output: $(tail_of 3))"
 	elif ! has '^VFIOCHECK PASS'; then
 		t_fail "$n" "$(tr -d '\r' <"$log" | grep -m1 'VFIOCHECK FAIL' || tail_of 3)"
+	elif [[ ! -e /dev/iommu ]] && ! has 'vfio: DMA back-end: container \(auto: no /dev/iommu'; then
+		t_fail "$n" "auto on a kernel without iommufd did not say it fell back to the container: $(grep -m1 'back-end' "$log")"
 	elif ! python3 -c 'import json, sys
 t = json.load(open(sys.argv[1]))
 v = t["vfio"]
