@@ -112,7 +112,7 @@ $(UNIT_BIN): $(UNIT_SRCS) $(BUILD)/libmicrovm.a
 # so their L0 tests build and run on any host.
 UNIT_FDT_SRCS := $(wildcard tests/unit/fdt/*.c) arch/aarch64/fdt.c \
 	arch/aarch64/image.c arch/aarch64/mmu.c devices/pci/plan.c devices/textbuf.c \
-	vmm/parse.c
+	devices/size.c
 UNIT_FDT_BIN := $(BUILD)/tests/unit-fdt
 $(UNIT_FDT_BIN): $(UNIT_FDT_SRCS) $(wildcard arch/aarch64/*.h) devices/pci/plan.h
 	@mkdir -p $(dir $@)

@@ -1,18 +1,12 @@
-/* parse.h: parsing and formatting of sizes and numbers for the CLI and config (pure). */
+/* parse.h: parsing of numbers and device specs for the CLI and config (pure); sizes are devices/size.h's. */
 #ifndef VMM_PARSE_H
 #define VMM_PARSE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- * Parse "512M", "2G", "4096K", "1T", "123" (bytes times `default_unit`
- * when there is no suffix). Suffixes are binary (K = 1024) and
- * case-insensitive; an optional trailing "B"/"iB" is accepted ("512MiB").
- * Returns 0, -EINVAL (malformed) or -ERANGE (overflow).
- */
-__attribute__((warn_unused_result)) int
-parse_size(const char *s, uint64_t default_unit, uint64_t *out);
+#include "devices/size.h" /* parse_size, format_size */
+
 
 /* Parse a decimal or 0x-hex unsigned integer, whole string. */
 __attribute__((warn_unused_result)) int parse_u64(const char *s, uint64_t *out);
@@ -48,8 +42,5 @@ __attribute__((warn_unused_result)) int check_device_name(const char *s);
 /* "aa:bb:cc:dd:ee:ff" */
 __attribute__((warn_unused_result)) int parse_mac(const char *s,
 						  uint8_t mac[6]);
-
-/* "512M", "1.5G" style, for messages. */
-void format_size(uint64_t bytes, char *buf, size_t len);
 
 #endif

@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "devices/textbuf.h"
-#include "vmm/parse.h"
+#include "devices/size.h"
 
 #define PLAN_MiB	   (1ull << 20)
 #define PLAN_GiB	   (1ull << 30)
