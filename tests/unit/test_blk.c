@@ -21,8 +21,10 @@ static struct blk_request req;
 static struct iovec data[VIRTQ_MAX_SEGS];
 static uint8_t hdrbuf[64], buf[8192], st[4];
 
+/* Also called again inside a test for a fresh request. */
 static void setup(void)
 {
+	free(elem);
 	elem = calloc(1, sizeof(*elem));
 	cr_assert(elem);
 	memset(&req, 0, sizeof(req));
@@ -33,6 +35,7 @@ static void setup(void)
 static void teardown(void)
 {
 	free(elem);
+	elem = NULL;
 }
 
 static void hdr(uint32_t type, uint64_t sector)
