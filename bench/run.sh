@@ -10,7 +10,11 @@
 #      note, where this machine has no /dev/kvm); BENCH_VFIO_ITERATIONS (5) boots per VMM
 #      with QEMU's nvme endpoint passed through, inside a rig with an IOMMU
 #      (tests/boot/vfio/rig.sh); BENCH_KERNEL (bzimage: the guest's build/guest/vmlinuz;
-#      pvh: the ELF build/guest/vmlinux).
+#      pvh: the ELF build/guest/vmlinux). Section aarch64 (BENCH_SECTIONS="aarch64", not
+#      in the default: ~N min per boot pair, see docs/PERFORMANCE.md): microvm against
+#      QEMU -M virt inside the aarch64 rig, BENCH_A64_ITERATIONS (3) boots per VMM
+#      (bench/aarch64-in-rig.sh; QEMU from scripts/arm64-qemu-root.sh, built once and
+#      cached outside the checkout); BENCH_A64_RIG_TIMEOUT (1800 s) bounds that rig.
 # Raw per-run data and each run's console log stay under $BUILD/bench/.
 # Exit status: 0, or 1 when a run went wrong (the report is written anyway and lists it).
 set -euo pipefail
@@ -59,6 +63,31 @@ if [[ " $sections " == *" vfio "* ]]; then
 		--section vfio --out "$raw/vfio.json" --vfio-iterations "${BENCH_VFIO_ITERATIONS:-5}" \
 		"${args[@]}") || status=1
 	[[ -f "$raw/vfio.json" ]] && files+=("$raw/vfio.json")
+fi
+if [[ " $sections " == *" aarch64 "* ]]; then
+	echo "bench: inside the aarch64 rig (microvm and QEMU -M virt; each Linux boot takes ~1 min there)" >&2
+	a64_missing=""
+	for t in aarch64-linux-gnu-gcc qemu-system-aarch64 debootstrap; do
+		command -v "$t" >/dev/null || a64_missing+=" $t"
+	done
+	if [[ -n "$a64_missing" ]]; then
+		echo "bench: aarch64: missing$a64_missing (scripts/deps.sh; apt-get install debootstrap)" >&2
+		status=1
+	elif ! make --no-print-directory -s -j2 ARCH=aarch64 BUILD=build-aarch64 \
+		build-aarch64/microvm build-aarch64/bench/launch ||
+		! GUEST_ARCH=arm64 scripts/guest-assets.sh || ! qroot=$(scripts/arm64-qemu-root.sh); then
+		echo "bench: aarch64: building the arm64 VMM, guest or QEMU root failed (see above)" >&2
+		status=1
+	else
+		RIG_SHARE="$(dirname "$qroot")" tests/rig/aarch64-rig.sh \
+			--timeout "${BENCH_A64_RIG_TIMEOUT:-1800}" -- \
+			bench/aarch64-in-rig.sh "$raw/aarch64.jsonl" "$qroot" "${BENCH_A64_ITERATIONS:-3}" ||
+			status=1
+		if [[ -s "$raw/aarch64.jsonl" ]]; then
+			python3 bench/bench.py aarch64-raw "$raw/aarch64.jsonl" --out "$raw/aarch64.json" || status=1
+			[[ -f "$raw/aarch64.json" ]] && files+=("$raw/aarch64.json")
+		fi
+	fi
 fi
 if ((${#files[@]} == 0)); then
 	echo "bench: no measurements" >&2
