@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# run.sh: body of `make bench`: measures microvm (and QEMU where it can run) on this machine and inside the x86 rig, then writes bench/results/.
+# run.sh: body of `make bench`: measures microvm (and QEMU where it can run) on this machine and inside the x86 and aarch64 rigs, then writes bench/results/.
 #
 # Env: BUILD (default build); BENCH_OUT (default bench/results): where results.{json,md}
 #      and chart.png go; BENCH_ITERATIONS (10) Linux boots per VMM; BENCH_TINY_RUNS (10)
 #      tiny-guest runs per VMM; BENCH_MEMORY_RUNS (3); BENCH_RATE_RUNS (20) VMs per VMM in
 #      the start/stop rate; BENCH_QEMU_MACHINE (auto: the faster of -M microvm and -M q35
 #      that reaches /init; or microvm, q35); BENCH_RIG_TIMEOUT (2400 s) bounds the rig run;
-#      BENCH_SECTIONS ("host rig vfio") which parts to measure (host is left out, with a
+#      BENCH_SECTIONS ("host rig vfio aarch64") which parts to measure (host is left out, with a
 #      note, where this machine has no /dev/kvm); BENCH_VFIO_ITERATIONS (5) boots per VMM
 #      with QEMU's nvme endpoint passed through, inside a rig with an IOMMU
 #      (tests/boot/vfio/rig.sh); BENCH_KERNEL (bzimage: the guest's build/guest/vmlinuz;
-#      pvh: the ELF build/guest/vmlinux). Section aarch64 (BENCH_SECTIONS="aarch64", not
-#      in the default: ~N min per boot pair, see docs/PERFORMANCE.md): microvm against
-#      QEMU -M virt inside the aarch64 rig, BENCH_A64_ITERATIONS (3) boots per VMM
-#      (bench/aarch64-in-rig.sh; QEMU from scripts/arm64-qemu-root.sh, built once and
-#      cached outside the checkout); BENCH_A64_RIG_TIMEOUT (1800 s) bounds that rig.
+#      pvh: the ELF build/guest/vmlinux). Section aarch64: microvm against QEMU -M virt
+#      inside the aarch64 rig (bench/aarch64-in-rig.sh; ~13 s per pair of boots, ~2.5 min
+#      for the section; QEMU from scripts/arm64-qemu-root.sh, built once, ~2 min, and
+#      cached outside the checkout), BENCH_A64_ITERATIONS (10) boots per VMM;
+#      BENCH_A64_RIG_TIMEOUT (1800 s) bounds that rig.
 # Raw per-run data and each run's console log stay under $BUILD/bench/.
 # Exit status: 0, or 1 when a run went wrong (the report is written anyway and lists it).
 set -euo pipefail
@@ -23,7 +23,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export BUILD="${BUILD:-build}"
 out="${BENCH_OUT:-bench/results}"
 raw="$BUILD/bench/raw"
-sections="${BENCH_SECTIONS:-host rig vfio}"
+sections="${BENCH_SECTIONS:-host rig vfio aarch64}"
 if [[ " $sections " == *" host "* && ! -e /dev/kvm ]]; then
 	echo "bench: this machine has no /dev/kvm: no host section (the rig sections have one)" >&2
 	sections="${sections//host/}"
@@ -65,7 +65,7 @@ if [[ " $sections " == *" vfio "* ]]; then
 	[[ -f "$raw/vfio.json" ]] && files+=("$raw/vfio.json")
 fi
 if [[ " $sections " == *" aarch64 "* ]]; then
-	echo "bench: inside the aarch64 rig (microvm and QEMU -M virt; each Linux boot takes ~1 min there)" >&2
+	echo "bench: inside the aarch64 rig (microvm and QEMU -M virt; Linux boots take ~6 s each there)" >&2
 	a64_missing=""
 	for t in aarch64-linux-gnu-gcc qemu-system-aarch64 debootstrap; do
 		command -v "$t" >/dev/null || a64_missing+=" $t"
@@ -81,7 +81,7 @@ if [[ " $sections " == *" aarch64 "* ]]; then
 	else
 		RIG_SHARE="$(dirname "$qroot")" tests/rig/aarch64-rig.sh \
 			--timeout "${BENCH_A64_RIG_TIMEOUT:-1800}" -- \
-			bench/aarch64-in-rig.sh "$raw/aarch64.jsonl" "$qroot" "${BENCH_A64_ITERATIONS:-3}" ||
+			bench/aarch64-in-rig.sh "$raw/aarch64.jsonl" "$qroot" "${BENCH_A64_ITERATIONS:-10}" ||
 			status=1
 		if [[ -s "$raw/aarch64.jsonl" ]]; then
 			python3 bench/bench.py aarch64-raw "$raw/aarch64.jsonl" --out "$raw/aarch64.json" || status=1
