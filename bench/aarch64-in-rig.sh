@@ -88,10 +88,12 @@ js() { # js STRING: STRING with what JSON cannot take raw removed
 mem=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)
 cpu=$(sed -n 's/^CPU part[^:]*: *//p' /proc/cpuinfo | head -n1)
 kvm=$(dmesg | grep -m1 -oE 'kvm \[[0-9]+\]: (Hyp|VHE|nVHE|Protected nVHE) mode initialized successfully' | sed 's/^kvm \[[0-9]*\]: //')
+# Transparent huge pages: anonymous memory (QEMU's guest RAM) and shmem (a memfd's).
+thp="enabled $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null), shmem_enabled $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null)"
 mkdir -p "$(dirname "$OUT")" "$LOGDIR" || die "cannot make $(dirname "$OUT") or $LOGDIR"
-printf '{"meta": {"kernel": "%s", "cpus_online": %s, "mem_total_mib": %s, "cpu_part": "%s", "kvm_mode": "%s", "qemu_version": "%s", "qemu_root": "%s", "cmdline": "%s", "ram_mib": %s, "cpus": 1, "iterations": %s, "tracing": %s, "rig_uptime_s": "%s"}}\n' \
+printf '{"meta": {"kernel": "%s", "cpus_online": %s, "mem_total_mib": %s, "cpu_part": "%s", "kvm_mode": "%s", "qemu_version": "%s", "qemu_root": "%s", "cmdline": "%s", "ram_mib": %s, "cpus": 1, "iterations": %s, "tracing": %s, "thp": "%s", "rig_uptime_s": "%s"}}\n' \
 	"$(js "$(uname -r)")" "$(grep -c '^processor' /proc/cpuinfo)" "$((mem / 1024))" "$(js "$cpu")" \
-	"$(js "${kvm:-unknown}")" "$qver" "$(js "$QROOT")" "$(js "$CMDLINE")" "$RAM_MIB" "$N" "$caps" \
+	"$(js "${kvm:-unknown}")" "$qver" "$(js "$QROOT")" "$(js "$CMDLINE")" "$RAM_MIB" "$N" "$caps" "$(js "$thp")" \
 	"$(cut -d' ' -f1 /proc/uptime)" >"$OUT" || die "cannot write $OUT"
 
 seq=0

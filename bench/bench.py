@@ -596,7 +596,7 @@ def aarch64_raw(a):
             "where": ("inside the aarch64 rig: QEMU TCG emulating an arm64 host (virt, EL2, "
                       "GICv3, -cpu max), its Debian arm64 kernel with KVM "
                       f"({meta.get('kvm_mode')})"),
-            "cpu_model": f"emulated arm64 (CPU part {meta.get('cpu_part')})",
+            "cpu_model": f"emulated arm64 (CPU part {meta.get('cpu_part')}; THP {meta.get('thp')})",
             "cpus_online": meta.get("cpus_online"), "mem_total_mib": meta.get("mem_total_mib"),
             "kernel": meta.get("kernel"), "kvm_module": "kvm (built in)",
             "qemu_version": meta.get("qemu_version"),
@@ -682,6 +682,8 @@ A64_METRICS = [
     ("kvm_exits_to_init_line", "all VM exits (kvm_exit) until the init line", "", 1),
     ("overhead_rss_kib", "memory overhead (RSS outside guest RAM)", "MiB", 1 / 1024),
     ("overhead_pss_kib", "memory overhead (PSS outside guest RAM)", "MiB", 1 / 1024),
+    ("guest_ram_rss_kib", "guest RAM resident at the init line", "MiB", 1 / 1024),
+    ("guest_ram_huge_kib", "of it in huge pages (AnonHugePages+ShmemPmdMapped)", "MiB", 1 / 1024),
     ("teardown_ms", "teardown (`reboot: Power down` → reaped)", "ms", 1),
     ("launch_to_exit_ms", "launch → exit", "ms", 1),
 ]

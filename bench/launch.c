@@ -568,7 +568,7 @@ static void json_reasons(struct json *j, const char *key,
 
 struct mapping {
 	unsigned long long size;
-	long long rss, private_kib;
+	long long rss, private_kib, huge_kib;
 	char name[160];
 };
 
@@ -579,6 +579,7 @@ struct sample {
 	long long utime, stime, guest; /* clock ticks */
 	long long threads;
 	long long rss_kib, pss_kib, ram_rss_kib, private_kib, ram_private_kib;
+	long long ram_huge_kib; /* of guest RAM, mapped by PMD-sized (huge) pages */
 	long long ram_size_kib, nmaps;
 	char ram_name[160];
 };
@@ -688,6 +689,10 @@ static bool read_smaps(pid_t pid, struct sample *s,
 			   sscanf(line, "Private_Dirty: %lld kB", &v) == 1) {
 			cur.private_kib += v;
 			s->private_kib += v;
+		} else if (sscanf(line, "AnonHugePages: %lld kB", &v) == 1 ||
+			   sscanf(line, "ShmemPmdMapped: %lld kB", &v) == 1 ||
+			   sscanf(line, "FilePmdMapped: %lld kB", &v) == 1) {
+			cur.huge_kib += v;
 		}
 	}
 	CLOSE_MAPPING();
@@ -696,6 +701,7 @@ static bool read_smaps(pid_t pid, struct sample *s,
 	if (ram.size) {
 		s->ram_rss_kib = ram.rss;
 		s->ram_private_kib = ram.private_kib;
+		s->ram_huge_kib = ram.huge_kib;
 		s->ram_size_kib = (long long)(ram.size >> 10);
 		snprintf(s->ram_name, sizeof(s->ram_name), "%s", ram.name);
 	}
@@ -1005,6 +1011,8 @@ static int run_once(struct opts *o)
 	json_int(&j, "threads", r.smp.threads, r.smp.have);
 	json_int(&j, "rss_kib", r.smp.rss_kib, r.smp.have);
 	json_int(&j, "guest_ram_rss_kib", r.smp.ram_rss_kib, r.smp.have);
+	/* AnonHugePages + ShmemPmdMapped + FilePmdMapped of the guest RAM mapping. */
+	json_int(&j, "guest_ram_huge_kib", r.smp.ram_huge_kib, r.smp.have);
 	json_int(&j, "overhead_rss_kib", r.smp.rss_kib - r.smp.ram_rss_kib,
 		 r.smp.have);
 	json_int(&j, "overhead_pss_kib", r.smp.pss_kib - r.smp.ram_rss_kib,
