@@ -41,8 +41,10 @@ done
 # The staged copies: a real host has its VMM and guest files in the page cache; the
 # checkout's 9p share (writable, so uncached) would charge every byte to each run.
 stage=$(mktemp -d /tmp/a64bench.XXXXXX) || die "mktemp failed"
-cp "$A64/microvm" "$A64/bench/launch" build/guest-arm64/initramfs.cpio.gz "$stage/" &&
-	cp -L build/guest-arm64/Image "$stage/Image" || die "cannot copy the VMM and guest files to $stage"
+if ! cp "$A64/microvm" "$A64/bench/launch" build/guest-arm64/initramfs.cpio.gz "$stage/" ||
+	! cp -L build/guest-arm64/Image "$stage/Image"; then
+	die "cannot copy the VMM and guest files to $stage"
+fi
 LAUNCH=$stage/launch
 mounted=""
 cleanup() {

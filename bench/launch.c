@@ -579,7 +579,8 @@ struct sample {
 	long long utime, stime, guest; /* clock ticks */
 	long long threads;
 	long long rss_kib, pss_kib, ram_rss_kib, private_kib, ram_private_kib;
-	long long ram_huge_kib; /* of guest RAM, mapped by PMD-sized (huge) pages */
+	/* Of guest RAM, mapped by PMD-sized (huge) pages. */
+	long long ram_huge_kib;
 	long long ram_size_kib, nmaps;
 	char ram_name[160];
 };
@@ -784,8 +785,9 @@ static void spawn(struct opts *o, struct run *r, int *out, bool quiet)
 	if (n == sizeof(err)) {
 		r->exec_failed = true;
 		fprintf(stderr, "%s: exec %s%s%s: %s\n", prog,
-			o->chroot ? o->chroot : "", o->chroot ? " (chroot) " : "",
-			o->cmd[0], strerror(err));
+			o->chroot ? o->chroot : "",
+			o->chroot ? " (chroot) " : "", o->cmd[0],
+			strerror(err));
 	}
 	*out = op[0];
 }
