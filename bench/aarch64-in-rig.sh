@@ -12,7 +12,8 @@
 # and (microvm) "timings" added: the paths, in the checkout, of the run's console log and
 # microvm's --timings-json. bench/bench.py aarch64-raw turns OUT into a report section.
 # Env: BUILD (build), A64_BUILD (build-aarch64), BENCH_A64_TIMEOUT (300 s per boot),
-#      BENCH_A64_CMDLINE (the guest's command line).
+#      BENCH_A64_CMDLINE (the guest's command line), BENCH_A64_SHMEM_THP (written to the
+#      rig's transparent_hugepage/shmem_enabled before the runs; unset: left as it is).
 cd "$(dirname "$0")/.." || exit 1
 OUT=$1
 QROOT=$2
@@ -91,6 +92,10 @@ mem=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)
 cpu=$(sed -n 's/^CPU part[^:]*: *//p' /proc/cpuinfo | head -n1)
 kvm=$(dmesg | grep -m1 -oE 'kvm \[[0-9]+\]: (Hyp|VHE|nVHE|Protected nVHE) mode initialized successfully' | sed 's/^kvm \[[0-9]*\]: //')
 # Transparent huge pages: anonymous memory (QEMU's guest RAM) and shmem (a memfd's).
+if [ -n "${BENCH_A64_SHMEM_THP:-}" ]; then
+	echo "$BENCH_A64_SHMEM_THP" >/sys/kernel/mm/transparent_hugepage/shmem_enabled ||
+		die "cannot set transparent_hugepage/shmem_enabled to '$BENCH_A64_SHMEM_THP' (always, within_size, advise, never)"
+fi
 thp="enabled $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null), shmem_enabled $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null)"
 mkdir -p "$(dirname "$OUT")" "$LOGDIR" || die "cannot make $(dirname "$OUT") or $LOGDIR"
 printf '{"meta": {"kernel": "%s", "cpus_online": %s, "mem_total_mib": %s, "cpu_part": "%s", "kvm_mode": "%s", "qemu_version": "%s", "qemu_root": "%s", "cmdline": "%s", "ram_mib": %s, "cpus": 1, "iterations": %s, "tracing": %s, "thp": "%s", "rig_uptime_s": "%s"}}\n' \

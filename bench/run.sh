@@ -14,7 +14,10 @@
 #      inside the aarch64 rig (bench/aarch64-in-rig.sh; ~13 s per pair of boots, ~2.5 min
 #      for the section; QEMU from scripts/arm64-qemu-root.sh, built once, ~2 min, and
 #      cached outside the checkout), BENCH_A64_ITERATIONS (10) boots per VMM;
-#      BENCH_A64_RIG_TIMEOUT (1800 s) bounds that rig.
+#      BENCH_A64_RIG_TIMEOUT (1800 s) bounds that rig; BENCH_A64_TIMEOUT (300 s) each boot;
+#      BENCH_A64_CMDLINE the guest's command line; BENCH_A64_SHMEM_THP (e.g. always) is
+#      written to the rig's transparent_hugepage/shmem_enabled first (an experiment: huge
+#      pages for microvm's memfd guest RAM, as QEMU's anonymous RAM gets by default).
 # Raw per-run data and each run's console log stay under $BUILD/bench/.
 # Exit status: 0, or 1 when a run went wrong (the report is written anyway and lists it).
 set -euo pipefail
@@ -79,9 +82,14 @@ if [[ " $sections " == *" aarch64 "* ]]; then
 		echo "bench: aarch64: building the arm64 VMM, guest or QEMU root failed (see above)" >&2
 		status=1
 	else
+		# The rig passes only MICROVM_* and a few others through: the driver's knobs go by env.
+		a64_env=()
+		for v in BENCH_A64_TIMEOUT BENCH_A64_CMDLINE BENCH_A64_SHMEM_THP; do
+			[[ -n "${!v:-}" ]] && a64_env+=("$v=${!v}")
+		done
 		RIG_SHARE="$(dirname "$qroot")" tests/rig/aarch64-rig.sh \
 			--timeout "${BENCH_A64_RIG_TIMEOUT:-1800}" -- \
-			bench/aarch64-in-rig.sh "$raw/aarch64.jsonl" "$qroot" "${BENCH_A64_ITERATIONS:-10}" ||
+			env "${a64_env[@]}" bench/aarch64-in-rig.sh "$raw/aarch64.jsonl" "$qroot" "${BENCH_A64_ITERATIONS:-10}" ||
 			status=1
 		if [[ -s "$raw/aarch64.jsonl" ]]; then
 			python3 bench/bench.py aarch64-raw "$raw/aarch64.jsonl" --out "$raw/aarch64.json" || status=1
