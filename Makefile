@@ -131,9 +131,10 @@ $(BUILD)/tests/kvm/%: tests/kvm/%.c $(BUILD)/libmicrovm.a
 # ---- benchmark (bench/): bench-launch and the start/stop guest; `make bench` ----
 BENCH_BINS := $(BUILD)/bench/launch $(BUILD)/bench/guest-stop.elf $(BUILD)/bench/guest-halt.elf
 
+# A cross build's launch is static like its CLI: the aarch64 rig runs it with no libc.
 $(BUILD)/bench/launch: bench/launch.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(if $(CROSS),-static)
 
 $(BUILD)/bench/guest-%.elf: bench/guest/guest.S bench/guest/guest.ld
 	@mkdir -p $(dir $@)

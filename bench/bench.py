@@ -3,6 +3,7 @@
 
   bench.py measure --section rig|host|vfio --out RAW.json [--iterations N] [--tiny-runs N]
                    [--memory-runs N] [--rate-runs N] [--qemu-machine auto|microvm|q35]
+  bench.py aarch64-raw RUNS.jsonl --out RAW.json   the aarch64 rig's runs as a section
   bench.py report RAW.json... --out DIR      results.json, results.md, chart.png in DIR
 
 `measure` runs where it is started: on this machine (section "host"), inside the x86
@@ -14,6 +15,10 @@ the child right before execve(); first KVM_RUN, first guest entry, the init mark
 exits come from tracefs (trace_clock mono); CPU and memory from /proc/PID/{stat,smaps}
 while the VMM is stopped at the init line; teardown from the guest's power-off line to
 the reaping of the process.
+
+The aarch64 rig has no python: bench/aarch64-in-rig.sh runs bench-launch there (microvm
+and QEMU -M virt, the same arm64 Image and initramfs) and writes its JSON lines, which
+`aarch64-raw` checks and turns into section "aarch64" here.
 """
 import argparse
 import json
@@ -519,6 +524,114 @@ def measure(a):
     return write_raw(a, b, out)
 
 
+# The aarch64 rig's guest: Debian's arm64 Image and our arm64 initramfs (bench/aarch64-in-rig.sh).
+A64_QEMU_MACHINE = "virt,gic-version=3"
+A64_KERNEL = "build/guest-arm64/Image"
+A64_INITRD = "build/guest-arm64/initramfs.cpio.gz"
+
+
+def a64_check(res, what, failures):
+    """linux_run's checks, for a run of the aarch64 rig (no port-0x80 marker there)."""
+    probs = []
+    if res.get("launch_failed"):
+        probs.append(f"bench-launch gave no JSON (status {res.get('launch_status')}: "
+                     f"{res.get('launch_stderr')})")
+    else:
+        if res["exit_status"] != 0:
+            probs.append(f"exit status {res['exit_status']} signal {res['signal']} "
+                         f"(timed out: {res['timed_out']})")
+        if res["sample_line_ms"] is None:
+            probs.append(f"the guest never printed '{INIT_LINE}'")
+        if not res["sampled"]:
+            probs.append("no /proc sample at the init line")
+        if res["end_line_ms"] is None:
+            probs.append(f"the guest never printed '{POWEROFF_LINE}'")
+        if res.get("traced") and res.get("trace_dropped"):
+            probs.append(f"{res['trace_dropped']} trace events dropped")
+    res["problems"] = probs
+    for p in probs:
+        failures.append(f"{what}: {p}")
+        log(f"PROBLEM: {what}: {p} (log {res.get('log')})")
+
+
+def a64_timings(res):
+    """microvm's own --timings-json; its boot-timer marker (value 123, written by our /init
+    through /dev/mem) placed on launch's clock through the traced first KVM_RUN."""
+    t = Bench.vmm_timings(path(res["timings"]), res) if res.get("timings") else None
+    if t and t.get("marker_ms") is not None and t.get("first_kvm_run_ms") is not None \
+            and res.get("first_kvm_run_ms") is not None:
+        offset = res["first_kvm_run_ms"] - t["first_kvm_run_ms"]
+        t["launch_to_create_ms"] = round(offset, 3)
+        res["vmm_marker_ms"] = round(t["marker_ms"] + offset, 3)
+    return t
+
+
+def aarch64_raw(a):
+    """bench/aarch64-in-rig.sh's JSON lines (a meta line, one per run) → a raw section."""
+    meta, runs, failures = None, [], []
+    with open(a.runs) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                o = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SystemExit(f"bench: {a.runs}:{n}: not JSON ({e}): {line[:200]}")
+            if "meta" in o:
+                meta = o["meta"]
+            else:
+                runs.append(o)
+    if meta is None:
+        raise SystemExit(f"bench: {a.runs} has no meta line: did bench/aarch64-in-rig.sh run?")
+    for i, r in enumerate(runs, 1):
+        a64_check(r, f"aarch64 linux {r['vmm']} run {i}", failures)
+        if r["vmm"] == "microvm":
+            r["vmm_timings"] = a64_timings(r)
+    tr = meta.get("tracing") or {}
+    cmd = meta["cmdline"]
+    out = {
+        "format": 1,
+        "machine": {
+            "section": "aarch64",
+            "where": ("inside the aarch64 rig: QEMU TCG emulating an arm64 host (virt, EL2, "
+                      "GICv3, -cpu max), its Debian arm64 kernel with KVM "
+                      f"({meta.get('kvm_mode')})"),
+            "cpu_model": f"emulated arm64 (CPU part {meta.get('cpu_part')}; THP {meta.get('thp')})",
+            "cpus_online": meta.get("cpus_online"), "mem_total_mib": meta.get("mem_total_mib"),
+            "kernel": meta.get("kernel"), "kvm_module": "kvm (built in)",
+            "qemu_version": meta.get("qemu_version"),
+            "microvm_git": sh(["git", "-C", REPO, "describe", "--always", "--dirty"]) or None,
+            "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+        "tracing": {"error": tr.get("error"), **{k: v for k, v in tr.items() if k != "error"}},
+        "qemu": {"available": any(r["vmm"] == "qemu" for r in runs), "machine": A64_QEMU_MACHINE,
+                 "reason": None, "root": meta.get("qemu_root")},
+        "config": {
+            "cpus": meta.get("cpus", CPUS), "ram_mib": meta.get("ram_mib", RAM_MIB),
+            "iterations": meta.get("iterations"), "linux_kernel": A64_KERNEL,
+            "linux_initrd": A64_INITRD, "linux_cmdline": cmd,
+            "staged": ("the arm64 microvm, the Image and the initramfs are copied to the rig's "
+                       "RAM-backed root and run from there (QEMU sees them bound on /bench of "
+                       "its chroot)"),
+            "microvm_cmd": (f"build-aarch64/microvm run --kernel KERNEL --cpus {CPUS} --memory "
+                            f"{RAM_MIB}M --console stdio --initrd INITRD --cmdline CMDLINE "
+                            "--timings-json T"),
+            "qemu_cmd": (f"qemu-system-aarch64 -accel kvm -M {A64_QEMU_MACHINE} -cpu host -smp "
+                         f"{CPUS} -m {RAM_MIB}M -nographic -no-reboot -kernel KERNEL -initrd "
+                         "INITRD -append CMDLINE"),
+        },
+        "linux": {"runs": runs},
+        "failures": failures,
+    }
+    tmp = a.out + ".tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(tmp, "w") as f:
+        json.dump(out, f, indent=1)
+    os.replace(tmp, a.out)
+    log(f"wrote {a.out}: {len(runs)} runs ({len(failures)} problems)")
+    return 1 if failures else 0
+
+
 def write_raw(a, b, out):
     out["failures"] = b.failures
     tmp = a.out + ".tmp"
@@ -555,6 +668,24 @@ VFIO_METRICS = [
     ("userspace_exits_to_marker", "exits to userspace until init", "", 1),
     ("overhead_rss_kib", "memory overhead (RSS outside guest RAM)", "MiB", 1 / 1024),
     ("teardown_ms", "teardown (`reboot: Power down` → reaped)", "ms", 1),
+]
+# The aarch64 rig: no port-0x80 marker on arm64 and no boot-timer device in QEMU's virt,
+# so the init line on the console is the shared one, and exits are counted up to it.
+A64_METRICS = [
+    ("first_kvm_run_ms", "launch → first KVM_RUN", "ms", 1),
+    ("guest_entry_ms", "launch → first guest instruction (kvm_entry)", "ms", 1),
+    ("sample_line_ms", "launch → `microvm-init: started` on the console", "ms", 1),
+    ("vmm_marker_ms", "launch → init marker (boot-timer MMIO = 123; microvm's own clock)",
+     "ms", 1),
+    ("vmm_cpu_ms", "VMM CPU to init (utime+stime−guest)", "ms", 1),
+    ("userspace_exits_to_init_line", "exits to userspace until the init line", "", 1),
+    ("kvm_exits_to_init_line", "all VM exits (kvm_exit) until the init line", "", 1),
+    ("overhead_rss_kib", "memory overhead (RSS outside guest RAM)", "MiB", 1 / 1024),
+    ("overhead_pss_kib", "memory overhead (PSS outside guest RAM)", "MiB", 1 / 1024),
+    ("guest_ram_rss_kib", "guest RAM resident at the init line", "MiB", 1 / 1024),
+    ("guest_ram_huge_kib", "of it in huge pages (AnonHugePages+ShmemPmdMapped)", "MiB", 1 / 1024),
+    ("teardown_ms", "teardown (`reboot: Power down` → reaped)", "ms", 1),
+    ("launch_to_exit_ms", "launch → exit", "ms", 1),
 ]
 TINY_METRICS = [
     ("first_kvm_run_ms", "launch → first KVM_RUN", "ms", 1),
@@ -791,8 +922,32 @@ def report(a):
                  "qemu": {k: v for k, v in s["qemu"].items() if k != "calibration"},
                  "tracing": s["tracing"], "failures": s["failures"]}
         where = {"rig": "inside the x86 rig", "vfio": "VFIO passthrough, inside the x86 rig "
-                 "with an IOMMU"}.get(sec, "this machine")
+                 "with an IOMMU", "aarch64": "inside the aarch64 rig"}.get(sec, "this machine")
         md += [f"## {sec}: {where}", "", machine_md(s["machine"]), ""]
+        if sec == "aarch64":
+            c = s["config"]
+            runs = s["linux"]["runs"]
+            rows = aggregate(runs, A64_METRICS, vmms)
+            entry["linux"] = {"kernel": c["linux_kernel"], "cmdline": c["linux_cmdline"],
+                              "iterations": c["iterations"], "metrics": rows, "runs": runs}
+            md += [f"- guest: {c['cpus']} vCPU, {c['ram_mib']} MiB", f"- QEMU: `{c['qemu_cmd']}` "
+                   f"(an arm64 Debian root, chrooted: {s['qemu'].get('root')})",
+                   f"- microvm: `{c['microvm_cmd']}`", f"- files: {c['staged']}"]
+            if s["tracing"].get("error"):
+                md.append(f"- tracing: {s['tracing']['error']}")
+            md += ["", f"### Linux to /init and power-off ({c['iterations']} runs each, "
+                   "alternating)", "", f"Kernel `{c['linux_kernel']}`, initrd "
+                   f"`{c['linux_initrd']}`, command line `{c['linux_cmdline']}`; times in ms "
+                   "since launch. arm64 has no port-0x80 marker and QEMU's virt machine no "
+                   "boot-timer device: the init line on the console is the init metric both "
+                   "VMMs have, and exits are counted up to it.", "",
+                   md_table(rows, vmms, False), ""]
+            md += linux_details(runs, vmms)
+            chart_rows.append((f"{sec} Linux", [r for r in rows if r["metric"] != "vmm_marker_ms"]))
+            if s["failures"]:
+                md += ["Problems in this run:", ""] + [f"- {x}" for x in s["failures"]] + [""]
+            result["sections"].append(entry)
+            continue
         if sec == "vfio":
             c = s["config"]
             runs = s["linux"]["runs"]
@@ -926,12 +1081,17 @@ def main():
     m.add_argument("--qemu-machine", choices=("auto", "microvm", "q35"), default="auto")
     m.add_argument("--kernel", choices=("bzimage", "pvh"), default="bzimage",
                    help="build/guest/vmlinuz, or the ELF build/guest/vmlinux (PVH entry)")
+    x = sub.add_parser("aarch64-raw")
+    x.add_argument("runs")
+    x.add_argument("--out", required=True)
     r = sub.add_parser("report")
     r.add_argument("raw", nargs="+")
     r.add_argument("--out", required=True)
     r.add_argument("--workdir", help="where the gnuplot inputs go (default: --out)")
     a = ap.parse_args()
     os.chdir(REPO)
+    if a.cmd == "aarch64-raw":
+        return aarch64_raw(a)
     return measure(a) if a.cmd == "measure" else report(a)
 
 

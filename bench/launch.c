@@ -13,6 +13,9 @@
  *                          left out of the memory overhead
  *     --trace NAME         record with the tracefs instances NAME-first and NAME-exits
  *     --timeout S          SIGKILL the VMM after S seconds (default 600)
+ *     --chroot DIR         the child chroots into DIR (and cd /) before launch is
+ *                          taken: CMD and its paths are inside DIR (the aarch64 rig's
+ *                          QEMU runs from an arm64 root, scripts/arm64-qemu-root.sh)
  *   bench-launch --trace-setup NAME [--trace-kvm-exit] [--buffer-kb N]
  *                          create and configure the instances; JSON says what exists
  *   bench-launch --trace-remove NAME
@@ -31,7 +34,9 @@
  * kvm:kvm_userspace_exit, kvm:kvm_pio (the init marker is the first write of 123 to
  * port 0x80; the others are counted by port) and,
  * with --trace-kvm-exit, kvm:kvm_exit. Both follow only the VMM's pid and its threads
- * (set_event_pid with event-fork).
+ * (set_event_pid with event-fork). Exits are also counted up to the --sample-at line
+ * (same clock): the one count every architecture and VMM has (arm64 has no port 0x80
+ * marker, and QEMU's virt machine no boot-timer device).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -316,10 +321,11 @@ struct reason {
 struct reasons {
 	struct reason r[MAX_REASONS];
 	int n;
-	long long to_marker, total;
+	long long to_marker, to_line, total;
 };
 
-static void reason_add(struct reasons *rs, const char *name, bool pre)
+static void reason_add(struct reasons *rs, const char *name, bool pre,
+		       bool pre_line)
 {
 	struct reason *r = NULL;
 
@@ -336,6 +342,8 @@ static void reason_add(struct reasons *rs, const char *name, bool pre)
 	rs->total++;
 	if (pre)
 		rs->to_marker++;
+	if (pre_line)
+		rs->to_line++;
 	if (r) {
 		r->total++;
 		if (pre)
@@ -411,18 +419,26 @@ static bool parse_trace_line(char *line, int64_t *ts, char **event, char **rest)
 	return false;
 }
 
-/* The word after "reason " in DETAILS, into BUF. */
+/*
+ * The word after "reason " in DETAILS (x86, kvm_userspace_exit), else arm64's
+ * kvm_exit exception class ("TRAP: HSR_EC: 0x0024 (DABT_LOW), PC: ..."), into BUF.
+ */
 static void reason_of(const char *details, char *buf, size_t len)
 {
 	const char *p = strstr(details, "reason ");
 	size_t n = 0;
+	char end = ' ';
 
-	if (!p) {
+	if (p) {
+		p += strlen("reason ");
+	} else if ((p = strstr(details, "HSR_EC: ")) && (p = strchr(p, '('))) {
+		p++;
+		end = ')';
+	} else {
 		snprintf(buf, len, "unknown");
 		return;
 	}
-	p += strlen("reason ");
-	while (p[n] && p[n] != ' ' && n + 1 < len)
+	while (p[n] && p[n] != end && p[n] != ' ' && n + 1 < len)
 		n++;
 	memcpy(buf, p, n);
 	buf[n] = 0;
@@ -457,7 +473,9 @@ static FILE *tr_open_trace(const char *inst)
 	return fopen(p, "re");
 }
 
-static void trace_collect(const char *name, struct trace_result *tr)
+/* T_LINE: when the --sample-at line came (0: never); exits are also counted up to it. */
+static void trace_collect(const char *name, struct trace_result *tr,
+			  int64_t t_line)
 {
 	char inst[128], line[LINE_MAX_LEN], rbuf[40];
 	FILE *f;
@@ -522,10 +540,12 @@ static void trace_collect(const char *name, struct trace_result *tr)
 				memmove(rbuf, rbuf + 9, strlen(rbuf + 9) + 1);
 			for (char *c = rbuf; *c; c++)
 				*c = (char)tolower((unsigned char)*c);
-			reason_add(&tr->uexit, rbuf, pre);
+			reason_add(&tr->uexit, rbuf, pre,
+				   t_line && ts <= t_line);
 		} else if (strcmp(ev, "kvm_exit") == 0) {
 			reason_of(rest, rbuf, sizeof(rbuf));
-			reason_add(&tr->kexit, rbuf, pre);
+			reason_add(&tr->kexit, rbuf, pre,
+				   t_line && ts <= t_line);
 		}
 	}
 	fclose(f);
@@ -548,7 +568,7 @@ static void json_reasons(struct json *j, const char *key,
 
 struct mapping {
 	unsigned long long size;
-	long long rss, private_kib;
+	long long rss, private_kib, huge_kib;
 	char name[160];
 };
 
@@ -559,6 +579,8 @@ struct sample {
 	long long utime, stime, guest; /* clock ticks */
 	long long threads;
 	long long rss_kib, pss_kib, ram_rss_kib, private_kib, ram_private_kib;
+	/* Of guest RAM, mapped by PMD-sized (huge) pages. */
+	long long ram_huge_kib;
 	long long ram_size_kib, nmaps;
 	char ram_name[160];
 };
@@ -668,6 +690,10 @@ static bool read_smaps(pid_t pid, struct sample *s,
 			   sscanf(line, "Private_Dirty: %lld kB", &v) == 1) {
 			cur.private_kib += v;
 			s->private_kib += v;
+		} else if (sscanf(line, "AnonHugePages: %lld kB", &v) == 1 ||
+			   sscanf(line, "ShmemPmdMapped: %lld kB", &v) == 1 ||
+			   sscanf(line, "FilePmdMapped: %lld kB", &v) == 1) {
+			cur.huge_kib += v;
 		}
 	}
 	CLOSE_MAPPING();
@@ -676,6 +702,7 @@ static bool read_smaps(pid_t pid, struct sample *s,
 	if (ram.size) {
 		s->ram_rss_kib = ram.rss;
 		s->ram_private_kib = ram.private_kib;
+		s->ram_huge_kib = ram.huge_kib;
 		s->ram_size_kib = (long long)(ram.size >> 10);
 		snprintf(s->ram_name, sizeof(s->ram_name), "%s", ram.name);
 	}
@@ -685,7 +712,7 @@ static bool read_smaps(pid_t pid, struct sample *s,
 /* ---- one run ---- */
 
 struct opts {
-	const char *label, *log, *sample_at, *end_line, *trace;
+	const char *label, *log, *sample_at, *end_line, *trace, *chroot;
 	bool kill_after_sample;
 	unsigned long long ram_bytes;
 	int timeout_s;
@@ -725,6 +752,14 @@ static void spawn(struct opts *o, struct run *r, int *out, bool quiet)
 		dup2(quiet ? null : op[1], 2);
 		if (read(go[0], &c, 1) != 1)
 			_exit(127);
+		if (o->chroot && (chroot(o->chroot) < 0 || chdir("/") < 0)) {
+			err = errno;
+			t0 = now_ns();
+			if (write(tp[1], &t0, sizeof(t0)) == sizeof(t0) &&
+			    write(tp[1], &err, sizeof(err)) < 0)
+				_exit(127);
+			_exit(127);
+		}
 		t0 = now_ns();
 		if (write(tp[1], &t0, sizeof(t0)) != sizeof(t0))
 			_exit(127);
@@ -749,7 +784,9 @@ static void spawn(struct opts *o, struct run *r, int *out, bool quiet)
 	close(tp[0]);
 	if (n == sizeof(err)) {
 		r->exec_failed = true;
-		fprintf(stderr, "%s: exec %s: %s\n", prog, o->cmd[0],
+		fprintf(stderr, "%s: exec %s%s%s: %s\n", prog,
+			o->chroot ? o->chroot : "",
+			o->chroot ? " (chroot) " : "", o->cmd[0],
 			strerror(err));
 	}
 	*out = op[0];
@@ -923,7 +960,7 @@ static int run_once(struct opts *o)
 		fclose(log);
 	if (o->trace) {
 		trace_disarm(o->trace);
-		trace_collect(o->trace, &tr);
+		trace_collect(o->trace, &tr, r.t_sample_line);
 	}
 
 	fputc('{', stdout);
@@ -976,6 +1013,8 @@ static int run_once(struct opts *o)
 	json_int(&j, "threads", r.smp.threads, r.smp.have);
 	json_int(&j, "rss_kib", r.smp.rss_kib, r.smp.have);
 	json_int(&j, "guest_ram_rss_kib", r.smp.ram_rss_kib, r.smp.have);
+	/* AnonHugePages + ShmemPmdMapped + FilePmdMapped of the guest RAM mapping. */
+	json_int(&j, "guest_ram_huge_kib", r.smp.ram_huge_kib, r.smp.have);
 	json_int(&j, "overhead_rss_kib", r.smp.rss_kib - r.smp.ram_rss_kib,
 		 r.smp.have);
 	json_int(&j, "overhead_pss_kib", r.smp.pss_kib - r.smp.ram_rss_kib,
@@ -1011,6 +1050,8 @@ static int run_once(struct opts *o)
 	json_int(&j, "userspace_exits_to_marker", tr.uexit.to_marker,
 		 tr.have && tr.marker);
 	json_int(&j, "userspace_exits_total", tr.uexit.total, tr.have);
+	json_int(&j, "userspace_exits_to_init_line", tr.uexit.to_line,
+		 tr.have && r.t_sample_line);
 	json_reasons(&j, "userspace_exits_by_reason_to_marker", &tr.uexit,
 		     true);
 	/* Port I/O (in-kernel or not) until the marker: the busiest ports. */
@@ -1026,6 +1067,8 @@ static int run_once(struct opts *o)
 	json_int(&j, "kvm_exits_total", tr.kexit.total,
 		 tr.have && tr.kexit.total);
 	json_reasons(&j, "kvm_exits_by_reason_to_marker", &tr.kexit, true);
+	json_int(&j, "kvm_exits_to_init_line", tr.kexit.to_line,
+		 tr.have && r.t_sample_line && tr.kexit.total);
 	fputs("\n}\n", stdout);
 	return r.timed_out || r.exec_failed ? 1 : 0;
 }
@@ -1105,7 +1148,7 @@ static void usage(void)
 		"usage: %s [--label S] [--log P] [--sample-at TEXT] "
 		"[--kill-after-sample]\n"
 		"          [--end-line TEXT] [--ram-mib N] [--trace NAME] "
-		"[--timeout S] -- CMD...\n"
+		"[--timeout S] [--chroot DIR] -- CMD...\n"
 		"       %s --trace-setup NAME [--trace-kvm-exit] [--buffer-kb "
 		"N]\n"
 		"       %s --trace-remove NAME\n"
@@ -1149,6 +1192,8 @@ int main(int argc, char **argv)
 			o.ram_bytes = strtoull(v, NULL, 0) << 20;
 		else if (strcmp(a, "--trace") == 0)
 			o.trace = v;
+		else if (strcmp(a, "--chroot") == 0)
+			o.chroot = v;
 		else if (strcmp(a, "--timeout") == 0)
 			o.timeout_s = atoi(v);
 		else if (strcmp(a, "--trace-setup") == 0)

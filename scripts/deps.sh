@@ -11,8 +11,9 @@ PACKAGES=(
 	busybox-static cpio gzip xz-utils zstd kmod qemu-system-x86 qemu-system-arm
 	# make fuzz: libFuzzer (clang's runtime)
 	clang libclang-rt-14-dev
-	# make bench: the driver, the chart
-	python3 gnuplot-nox
+	# make bench: the driver, the chart; the aarch64 section's arm64 QEMU root
+	# (scripts/arm64-qemu-root.sh: debootstrap's first stage, nothing arm64 is installed)
+	python3 gnuplot-nox debootstrap
 	# the Rust binding (bindings/rust, no crates from outside)
 	cargo rustc
 	# aarch64: gzip-compressed kernels (Debian's arm64 vmlinuz) are decompressed with zlib

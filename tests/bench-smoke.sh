@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench-smoke.sh: the benchmark harness on a short run (2 Linux boots per VMM in the rig, a few tiny runs); checks its JSON, Markdown and PNG, prints "BENCH: ..." for run-all.sh.
+# bench-smoke.sh: the benchmark harness on a short run (2 Linux boots per VMM in the rig, 1 in the aarch64 rig, a few tiny runs); checks its JSON, Markdown and PNG, prints "BENCH: ..." for run-all.sh.
 #
 # Env: BUILD (default build); SKIP_L2=1 skips it (it needs the x86 rig); BENCH_SMOKE_OUT
 #      (default $BUILD/bench-smoke) gets the results, so bench/results/ is left alone.
@@ -30,12 +30,29 @@ for tool in qemu-system-x86_64 gnuplot python3; do
 	fi
 done
 
+# The aarch64 section (~40 s here; ~2 min more the first time, for the arm64 QEMU root)
+# needs the cross compiler, qemu-system-aarch64 and debootstrap.
+sections="host rig vfio aarch64"
+for tool in aarch64-linux-gnu-gcc qemu-system-aarch64 debootstrap; do
+	if ! command -v "$tool" >/dev/null; then
+		if [[ "${CI:-}" = true ]]; then
+			echo "not ok - bench: $tool missing under CI (run scripts/deps.sh)"
+			echo "BENCH: 0 passed, 1 failed, 0 skipped"
+			exit 1
+		fi
+		echo "skip - bench aarch64 section: $tool not installed (scripts/deps.sh)"
+		sections="host rig vfio"
+	fi
+done
+export BENCH_SECTIONS="$sections"
+
 out="${BENCH_SMOKE_OUT:-$BUILD/bench-smoke}"
 rm -rf "$out"
 t0=$SECONDS
 # q35 for QEMU's Linux boots (no calibration runs); the tiny guest uses -M microvm.
 BENCH_OUT="$out" BENCH_ITERATIONS=2 BENCH_TINY_RUNS=2 BENCH_MEMORY_RUNS=1 BENCH_RATE_RUNS=3 \
-	BENCH_VFIO_ITERATIONS=1 BENCH_QEMU_MACHINE=q35 BENCH_RIG_TIMEOUT=600 bench/run.sh
+	BENCH_VFIO_ITERATIONS=1 BENCH_QEMU_MACHINE=q35 BENCH_RIG_TIMEOUT=600 \
+	BENCH_A64_ITERATIONS=1 BENCH_A64_RIG_TIMEOUT=600 bench/run.sh
 status=$?
 echo "# timing: bench smoke: $((SECONDS - t0)) s (bench/run.sh status $status)"
 
@@ -47,17 +64,17 @@ t_check "chart-png" "$out/chart.png missing or not a PNG" \
 	bash -c '[[ "$(head -c 8 "$1" | od -An -tx1 | tr -d " \n")" = 89504e470d0a1a0a ]]' _ "$out/chart.png"
 # Every metric, both VMMs, in the rig's section; microvm alone on a kvm_pvm host.
 check_json() {
-	python3 - "$out/results.json" <<'PY'
+	python3 - "$out/results.json" "$BENCH_SECTIONS" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 secs = {s["section"]: s for s in r["sections"]}
 bad = []
-for want in ("rig", "vfio"):
+for want in ("rig", "vfio") + (("aarch64",) if "aarch64" in sys.argv[2].split() else ()):
     if want not in secs:
         bad.append(f"no {want} section")
 for name, s in secs.items():
     vmms = ["microvm"] + (["qemu"] if s["qemu"]["available"] else [])
-    if name in ("rig", "vfio") and vmms != ["microvm", "qemu"]:
+    if name in ("rig", "vfio", "aarch64") and vmms != ["microvm", "qemu"]:
         bad.append(f"{name}: QEMU missing ({s['qemu'].get('reason')})")
     if s["failures"]:
         bad.append(f"{name}: run problems: {s['failures'][:3]}")
@@ -68,6 +85,13 @@ for name, s in secs.items():
                     bad.append(f"vfio: {row['metric']} missing for {v}")
         if s["linux"]["targets"].get("guest_entry_ms", {}).get("met") is None:
             bad.append("vfio: no verdict for target guest_entry_ms")
+        continue
+    if name == "aarch64":
+        # Linux only; the boot-timer marker is microvm's own (QEMU's virt has no such device).
+        for row in s["linux"]["metrics"]:
+            for v in vmms:
+                if row.get(v) is None and not (row["metric"] == "vmm_marker_ms" and v == "qemu"):
+                    bad.append(f"aarch64: {row['metric']} missing for {v}")
         continue
     tables = [("tiny", s["tiny"]["metrics"]), ("tiny memory", s["tiny"]["memory_metrics"])]
     if "linux" in s:

@@ -13,6 +13,7 @@
 #   rig.interactive=1  the job gets /dev/hvc0 as its controlling tty
 #   rig.rows=R rig.cols=C  terminal size for the interactive tty
 #   rig.msize=N        9p msize
+#   rig.share=PATH     a read-only share (mount_tag "share", RIG_SHARE), mounted at PATH
 # The image links only /bin/sh to busybox (mkinitramfs.sh cannot run an arm64 busybox).
 /bin/busybox --install -s
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -25,7 +26,7 @@ mount -t sysfs sysfs /sys
 echo 30 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 echo "rig: init started at $(cut -d' ' -f1 /proc/uptime) s"
 
-token="" repo="" job="" interactive=0 rows="" cols="" msize=512000
+token="" repo="" job="" share="" interactive=0 rows="" cols="" msize=512000
 # shellcheck disable=SC2013 # words on purpose
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
@@ -36,6 +37,7 @@ for arg in $(cat /proc/cmdline); do
 	rig.rows=*) rows="${arg#rig.rows=}" ;;
 	rig.cols=*) cols="${arg#rig.cols=}" ;;
 	rig.msize=*) msize="${arg#rig.msize=}" ;;
+	rig.share=*) share="${arg#rig.share=}" ;;
 	esac
 done
 
@@ -84,6 +86,12 @@ mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mkdir -p "$repo" || fail "cannot make '$repo'"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize="$msize" repo "$repo" ||
 	fail "cannot mount the repo (9p tag repo) on $repo"
+if [ -n "$share" ]; then
+	# Read-only, so the page cache may keep what it reads (cache=loose).
+	mkdir -p "$share" || fail "cannot make '$share'"
+	mount -t 9p -o trans=virtio,version=9p2000.L,msize="$msize",ro,cache=loose share "$share" ||
+		fail "cannot mount the read-only share (9p tag share) on $share"
+fi
 ip link set lo up 2>/dev/null
 
 # For microvm's --net (taps) and --vsock vhost=on, and VFIO (the legacy container) for
