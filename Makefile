@@ -152,11 +152,13 @@ test-unit: $(UNIT_BIN)
 	$(UNIT_BIN) --jobs 2
 	$(UNIT_FDT_BIN) --jobs 2
 
-# The embedding test also runs under ASan+UBSan (LeakSanitizer included).
+# The embedding and soak tests also run under ASan+UBSan (LeakSanitizer
+# included); tests/kvm/run.sh finds the soak binary beside the embed one.
 EMBED_SAN := build-san/tests/kvm/embed
 ifeq ($(SAN),)
 $(EMBED_SAN): FORCE
-	$(MAKE) --no-print-directory SAN=address,undefined $(EMBED_SAN)
+	$(MAKE) --no-print-directory SAN=address,undefined $(EMBED_SAN) \
+		build-san/tests/kvm/soak
 endif
 
 test-kvm: all $(TEST_KVM_BINS) $(if $(SAN),,$(EMBED_SAN))
