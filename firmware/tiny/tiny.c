@@ -146,6 +146,8 @@ static void tiny_run(const struct tiny_boot *b)
 		tiny_virtio_blk(b->rsdp, str_eq(ro, "1"));
 	} else if (str_eq(mode, "edu")) {
 		tiny_edu(b->rsdp);
+	} else if (str_eq(mode, "chaos")) {
+		tiny_chaos(b->rsdp);
 	} else if (str_eq(mode, "cpuid")) {
 		mode_cpuid();
 	} else if (str_eq(mode, "marker")) {

@@ -56,6 +56,8 @@ void tiny_virtio(uint64_t rsdp);
 void tiny_virtio_blk(uint64_t rsdp, bool ro);
 /* QEMU's edu device: ID, liveness, DMA both ways, one MSI. */
 void tiny_edu(uint64_t rsdp);
+/* chaos.c: garbage into every port, BAR and config byte; then power off. */
+void tiny_chaos(uint64_t rsdp);
 
 
 #endif

@@ -7,7 +7,7 @@ TINY_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -ffreestanding -fno-pic \
 TINY_SRCS := firmware/tiny/head.S firmware/tiny/lib.c firmware/tiny/x86.c \
 	firmware/tiny/tiny.c firmware/tiny/acpi.c firmware/tiny/pci.c \
 	firmware/tiny/virtio.c firmware/tiny/virtio_blk.c firmware/tiny/edu.c \
-	firmware/tiny/edu_msi.c
+	firmware/tiny/edu_msi.c firmware/tiny/chaos.c
 TINY_HDRS := firmware/tiny/lib.h firmware/tiny/tiny.h firmware/tiny/mmio.h \
 	firmware/tiny/virtio.h firmware/tiny/pci.h firmware/tiny/edu.h
 

@@ -484,6 +484,32 @@ fi
 . tests/kvm/cgroups.sh
 cgroup_tests
 
+# --- a hostile guest: garbage into every emulated port (those that end the VM aside), every
+# BAR register of every device and every config-space dword of every function (endpoints,
+# then the root ports); the VMM stays up, logs a bounded amount and ends with the guest's own
+# power-off ---
+truncate -s 8M "$T/chaos.img"
+t0=$SECONDS
+timeout -k 5 120 "$VMM" run --kernel "$TINY" --cmdline tiny.mode=chaos --memory 64M --rng \
+	--disk "$T/chaos.img" --vsock cid=3,uds="$T/chaos.sock" \
+	--pci-testdev bar0=1M:32,bar2=64M:64pref --log-level debug \
+	>"$T/chaos.out" 2>"$T/chaos.err" </dev/null
+rc=$?
+lines=$(wc -l <"$T/chaos.err")
+done_line=$(tr -d '\r' <"$T/chaos.out" | grep -a -o 'TINY: chaos done: .*')
+echo "# chaos: ${done_line#TINY: chaos done: } in $((SECONDS - t0)) s; $lines log lines"
+if [ "$rc" != 0 ]; then
+	t_fail hostile-guest-chaos "status $rc, want 0 (the guest's power-off): $(tail -c 300 "$T/chaos.err")"
+elif ! grep -q 'on 8 functions' <<<"$done_line"; then
+	t_fail hostile-guest-chaos "the guest did not get through every function: '$done_line'"
+elif [ "$lines" -gt 1000 ]; then
+	t_fail hostile-guest-chaos "$lines log lines: not rate-limited"
+elif ! grep -q 'stopping: poweroff' "$T/chaos.err"; then
+	t_fail hostile-guest-chaos "no power-off in the log: $(tail -c 300 "$T/chaos.err")"
+else
+	t_ok hostile-guest-chaos
+fi
+
 # --- the embedding API: two VMs in one process, no leaks ---
 for bin in "$BUILD/tests/kvm/embed" ${EMBED_SAN:+"$EMBED_SAN"}; do
 	[ -x "$bin" ] || { t_fail "embed" "$bin not built"; continue; }
