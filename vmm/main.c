@@ -832,8 +832,11 @@ static int cmd_run(int argc, char **argv)
 	c.cfg.log_fn = log_to_stderr;
 	c.cfg.log_opaque = &c;
 	status = parse_run_args(&c, argc, argv);
-	if (status >= 0)
+	if (status >= 0) {
+		/* --help, or a usage error: nothing was started. */
+		free_cli(&c);
 		return status;
+	}
 
 	/* Signals go to our signal thread only; library threads block all. */
 	stop_signals(&set);
