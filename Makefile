@@ -162,7 +162,7 @@ $(EMBED_SAN): FORCE
 endif
 
 test-kvm: all $(TEST_KVM_BINS) $(if $(SAN),,$(EMBED_SAN))
-	BUILD=$(BUILD) EMBED_SAN=$(if $(SAN),,$(EMBED_SAN)) tests/kvm/run.sh
+	BUILD=$(BUILD) SAN=$(SAN) EMBED_SAN=$(if $(SAN),,$(EMBED_SAN)) tests/kvm/run.sh
 
 test-rust: all
 	BUILD=$(BUILD) SAN=$(SAN) tests/rust.sh

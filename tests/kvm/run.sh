@@ -13,7 +13,7 @@ trap 'rm -rf "$T"' EXIT
 # Without a /dev/kvm of our own, the x86 rig has one: run this layer there.
 if [ ! -e /dev/kvm ] && [ -z "${RIG:-}" ] && command -v qemu-system-x86_64 >/dev/null; then
 	echo "# L1: no /dev/kvm on this machine; running the layer inside the x86 rig (~60 s)"
-	tests/rig/x86-rig.sh --timeout 900 -- env BUILD="$BUILD" EMBED_SAN="${EMBED_SAN:-}" \
+	tests/rig/x86-rig.sh --timeout 900 -- env BUILD="$BUILD" EMBED_SAN="${EMBED_SAN:-}" SAN="${SAN:-}" \
 		tests/kvm/run.sh
 	exit $?
 fi
@@ -539,7 +539,8 @@ soak() {
 	fi
 	grep -E '^(ok|not ok|#)' "$T/$name.out" | sed 's/^/    /'
 }
-soak "$BUILD/tests/kvm/soak" "${SOAK_VMS:-1000}" soak 2048
+# A SAN=... build is all ASan: no RSS bound there either.
+soak "$BUILD/tests/kvm/soak" "${SOAK_VMS:-1000}" soak "$([ -n "${SAN:-}" ] && echo 0 || echo 2048)"
 # ASan's quarantine keeps freed memory on purpose: no RSS bound there, LeakSanitizer instead.
 [ -n "${EMBED_SAN:-}" ] && soak "$(dirname "$EMBED_SAN")/soak" 100 soak-asan 0
 
