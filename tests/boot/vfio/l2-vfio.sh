@@ -4,7 +4,12 @@
 # Prints "# plan N", then "ok - NAME" / "not ok - NAME: WHY" lines. Logs: $BUILD/tests/vfio/<name>.log.
 # Env: BUILD, MICROVM (default $BUILD/microvm), MICROVM_TEST_NVME_SHA (sha256 of the first MiB
 #      of the nvme's backing file), MICROVM_TEST_SHM_MAGIC (the word at offset 0 of the
-#      ivshmem memory), L2_ONLY (an extended regex of test names to run).
+#      ivshmem memory), L2_ONLY (an extended regex of test names to run),
+#      L2_VFIO_IOMMU (auto, iommufd or legacy: appended to the device cases' --vfio as
+#      iommu=; unset: microvm's default), L2_VFIO_BACKEND (the back-end the timings must name;
+#      default: iommufd where /dev/iommu exists and L2_VFIO_IOMMU is not legacy, else
+#      container), L2_VFIO_DMA_METHOD (map_file or map, when the timings must name it),
+#      L2_NAME_PREFIX (put before every test name, for several runs in one rig).
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../../.." || exit 1
@@ -18,6 +23,21 @@ BOOT_TIMEOUT=240
 BAD_TIMEOUT=30
 mkdir -p "$LOGDIR"
 . tests/lib.sh
+IOMMU="${L2_VFIO_IOMMU:-}"
+if [[ -n "${L2_VFIO_BACKEND:-}" ]]; then
+	WANT_BACKEND=$L2_VFIO_BACKEND
+elif [[ -e /dev/iommu && "$IOMMU" != legacy ]]; then
+	WANT_BACKEND=iommufd
+else
+	WANT_BACKEND=container
+fi
+if [[ -n "${L2_NAME_PREFIX:-}" ]]; then
+	eval "$(declare -f t_ok t_fail t_skip | sed "s/\\\$1/${L2_NAME_PREFIX}\$1/")"
+fi
+# --vfio SPEC for the device cases: with iommu= when L2_VFIO_IOMMU says.
+vspec() {
+	echo "$1${IOMMU:+,iommu=$IOMMU}"
+}
 
 TESTS=(vfio-check-ready vfio-check-member-bound vfio-check-json plan-vfio bad-bdf missing-bdf
 	not-bound member-bound no-dev-vfio group-busy iommufd-missing nvme nvme-intx edu-tiny multi)
@@ -190,24 +210,27 @@ vfio_cmdline() {
 test_nvme() {
 	local n=nvme
 	boot "$n" "$KERNEL" "$(vfio_cmdline "vfiocheck nvme $MICROVM_TEST_NVME_SHA")" \
-		--memory 512M --vfio "$VFIO_NVME,id=nvme" --log-level info \
+		--memory 512M --vfio "$(vspec "$VFIO_NVME,id=nvme")" --log-level info \
 		--timings-json "$LOGDIR/$n.timings.json" --topology-json "$LOGDIR/$n.topology.json"
 	tr -d '\r' <"$log" | grep -E '^VFIOCHECK|mapped for DMA' | sed "s/^/# $n: /"
 	if [[ $status != 0 ]]; then
 		t_fail "$n" "exit status $status, want 0 (last output: $(tail_of 3))"
 	elif ! has '^VFIOCHECK PASS'; then
 		t_fail "$n" "$(tr -d '\r' <"$log" | grep -m1 'VFIOCHECK FAIL' || tail_of 3)"
-	elif [[ ! -e /dev/iommu ]] && ! has 'vfio: DMA back-end: container \(auto: no /dev/iommu'; then
+	elif [[ ! -e /dev/iommu && -z "$IOMMU" ]] && ! has 'vfio: DMA back-end: container \(auto: no /dev/iommu'; then
 		t_fail "$n" "auto on a kernel without iommufd did not say it fell back to the container: $(grep -m1 'back-end' "$log")"
-	elif ! python3 -c 'import json, sys
+	elif [[ -e /dev/iommu && -z "$IOMMU" ]] && ! has 'vfio: DMA back-end: iommufd \(auto: /dev/iommu'; then
+		t_fail "$n" "auto on a kernel with iommufd did not choose it: $(grep -m1 'back-end' "$log")"
+	elif ! WANT_BACKEND=$WANT_BACKEND WANT_METHOD="${L2_VFIO_DMA_METHOD:-}" python3 -c 'import json, os, sys
 t = json.load(open(sys.argv[1]))
 v = t["vfio"]
-assert v["backend"] == "container" and v["dma_bytes"] == 512 << 20, v
+assert v["backend"] == os.environ["WANT_BACKEND"] and v["dma_bytes"] == 512 << 20, v
+assert not os.environ["WANT_METHOD"] or v["dma_method"] == os.environ["WANT_METHOD"], v
 assert v["devices"][0]["host_bdf"] == sys.argv[2], v
 assert json.load(open(sys.argv[3]))["devices"][0]["host_bdf"] == sys.argv[2]
-print("# nvme: DMA map %.1f ms (%.3f GB/s), device open %.1f ms, reset %.1f ms, BAR map %.1f ms" % (
-    v["dma_map_ms"], v["dma_gbps"], v["devices"][0]["open_ms"], v["devices"][0]["reset_ms"],
-    v["devices"][0]["bar_map_ms"]))
+print("# nvme: %s (%s): DMA map %.1f ms (%.3f GB/s), device open %.1f ms, reset %.1f ms, BAR map %.1f ms" % (
+    v["backend"], v["dma_method"], v["dma_map_ms"], v["dma_gbps"], v["devices"][0]["open_ms"],
+    v["devices"][0]["reset_ms"], v["devices"][0]["bar_map_ms"]))
 ' "$LOGDIR/$n.timings.json" "$VFIO_NVME" "$LOGDIR/$n.topology.json"; then
 		t_fail "$n" "timings or topology JSON lack the VFIO device"
 	else
@@ -219,7 +242,7 @@ print("# nvme: DMA map %.1f ms (%.3f GB/s), device open %.1f ms, reset %.1f ms, 
 test_nvme_intx() {
 	local n=nvme-intx
 	boot "$n" "$KERNEL" "$(vfio_cmdline "vfiocheck nvme $MICROVM_TEST_NVME_SHA intx") pci=nomsi" \
-		--memory 256M --vfio "$VFIO_NVME,id=nvme"
+		--memory 256M --vfio "$(vspec "$VFIO_NVME,id=nvme")"
 	tr -d '\r' <"$log" | grep -E '^VFIOCHECK' | sed "s/^/# $n: /"
 	if [[ $status != 0 ]]; then
 		t_fail "$n" "exit status $status, want 0 (last output: $(tail_of 3))"
@@ -235,7 +258,7 @@ test_edu_tiny() {
 	local n=edu-tiny
 	log="$LOGDIR/$n.log"
 	timeout -k 5 60 "$MICROVM" run --kernel "$TINY" --cmdline "tiny.mode=edu" --console stdio \
-		--vfio "$VFIO_EDU,id=edu" --log-level info </dev/null >"$log" 2>&1
+		--vfio "$(vspec "$VFIO_EDU,id=edu")" --log-level info </dev/null >"$log" 2>&1
 	status=$?
 	tr -d '\r' <"$log" | grep -E '^TINY: edu' | sed "s/^/# $n: /"
 	if [[ $status != 0 ]]; then
@@ -251,8 +274,8 @@ test_edu_tiny() {
 test_multi() {
 	local n=multi
 	boot "$n" "$KERNEL" "$(vfio_cmdline "vfiocheck topology 3 && vfiocheck ivshmem $MICROVM_TEST_SHM_MAGIC && vfiocheck nvme $MICROVM_TEST_NVME_SHA")" \
-		--memory 512M --cpus 2 --vfio "$VFIO_NVME,id=nvme" --vfio "$VFIO_EDU,id=edu" \
-		--vfio "$VFIO_IVSHMEM,id=shm" --log-level info --topology-json "$LOGDIR/$n.topology.json" \
+		--memory 512M --cpus 2 --vfio "$(vspec "$VFIO_NVME,id=nvme")" --vfio "$(vspec "$VFIO_EDU,id=edu")" \
+		--vfio "$(vspec "$VFIO_IVSHMEM,id=shm")" --log-level info --topology-json "$LOGDIR/$n.topology.json" \
 		--timings-json "$LOGDIR/$n.timings.json"
 	tr -d '\r' <"$log" | grep -E '^VFIOCHECK' | sed "s/^/# $n: /"
 	if [[ $status != 0 ]]; then
