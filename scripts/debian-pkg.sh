@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # debian-pkg.sh: fetches a Debian package of any architecture and unpacks it into the cache (never installs it); prints the unpacked root.
 #
-# Usage: scripts/debian-pkg.sh PKG:ARCH       e.g. busybox-static:arm64
+# Usage: scripts/debian-pkg.sh [--suite SUITE] PKG:ARCH   e.g. busybox-static:arm64
 #   prints $CACHE/debian-pkg/<pkg>_<version>_<arch>/root (CACHE defaults to build/cache in
 #   the repo), made with apt-get download and dpkg-deb -x. Dependencies are not followed:
 #   it is meant for static binaries (busybox-static) and data.
+#   --suite SUITE takes PKG from another Debian suite (e.g. sid, for linux-source-7.2:all)
+#   through the private apt configuration of scripts/debian-apt-suite.sh.
 # For a foreign architecture, multiarch must know it (dpkg --add-architecture arm64;
 # apt-get update). Never `apt-get install` a foreign binary package: busybox-static:arm64
 # replaces this machine's own /bin/busybox. Without apt metadata, the newest complete
@@ -16,9 +18,14 @@ die() {
 	exit 1
 }
 
+suite=""
+if [[ "${1:-}" = --suite ]]; then
+	suite="${2:?--suite needs a Debian suite (e.g. sid)}"
+	shift 2
+fi
 spec="${1:-}"
 [[ "$spec" =~ ^([a-z0-9][a-z0-9.+-]*):([a-z0-9]+)$ ]] || {
-	echo "usage: $0 PKG:ARCH" >&2
+	echo "usage: $0 [--suite SUITE] PKG:ARCH" >&2
 	exit 2
 }
 pkg="${BASH_REMATCH[1]}" arch="${BASH_REMATCH[2]}"
@@ -27,6 +34,11 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${CACHE:-build/cache}"
 [[ "$cache" = /* ]] || cache="$repo/$cache"
 root="$cache/debian-pkg"
+if [[ -n "$suite" ]]; then
+	APT_CONFIG=$(CACHE="$cache" "$repo/scripts/debian-apt-suite.sh" "$suite") ||
+		die "no apt index for suite $suite (see the message above)"
+	export APT_CONFIG
+fi
 mkdir -p "$root"
 exec {lockfd}>"$root/.lock"
 flock "$lockfd"

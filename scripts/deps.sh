@@ -9,6 +9,8 @@ PACKAGES=(
 	libcriterion-dev acpica-tools device-tree-compiler clang-format
 	# guest assets and rigs: kernel download/unpack (apt, dpkg-deb), initramfs, modules, QEMU
 	busybox-static cpio gzip xz-utils zstd kmod qemu-system-x86 qemu-system-arm
+	# the iommufd rig kernel (scripts/rig-kernel.sh builds it from Debian's linux-source)
+	bc bison flex libelf-dev libssl-dev
 	# make fuzz: libFuzzer (clang's runtime)
 	clang libclang-rt-14-dev
 	# make bench: the driver, the chart; the aarch64 section's arm64 QEMU root

@@ -35,7 +35,10 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 me="aarch64-rig"
 . "$repo/tests/rig/rig-lib.sh"
 
-rig_parse_args "$@"
+# RIG_KERNEL_FLAVOUR is the x86 rig's: this rig has Debian's arm64 kernel only.
+RIG_KERNEL_FLAVOUR=debian rig_parse_args "$@"
+[[ "$kernel_flavour" = debian ]] ||
+	rig_fail "--kernel $kernel_flavour: the aarch64 rig boots Debian's arm64 kernel only"
 set -- "${rig_cmd[@]}"
 
 command -v qemu-system-aarch64 >/dev/null ||

@@ -21,12 +21,14 @@ rig_fail() {
 	exit "$RIG_FAIL_STATUS"
 }
 
-# rig_parse_args "$@": sets interactive, smp, mem, timeout_s, and rig_cmd (CMD [ARGS...]).
+# rig_parse_args "$@": sets interactive, smp, mem, timeout_s, kernel_flavour (--kernel, or
+# $RIG_KERNEL_FLAVOUR, or debian), and rig_cmd (CMD [ARGS...]).
 rig_parse_args() {
-	interactive=0 smp=1 mem=2G timeout_s=600
+	interactive=0 smp=1 mem=2G timeout_s=600 kernel_flavour="${RIG_KERNEL_FLAVOUR:-debian}"
 	while [[ $# -gt 0 ]]; do
 		case "$1" in
 		--interactive) interactive=1; shift ;;
+		--kernel) kernel_flavour="${2:?--kernel needs a flavour (debian, iommufd)}"; shift 2 ;;
 		--smp) smp="${2:?--smp needs a value}"; shift 2 ;;
 		--mem) mem="${2:?--mem needs a value}"; shift 2 ;;
 		--timeout) timeout_s="${2:?--timeout needs a value}"; shift 2 ;;

@@ -54,8 +54,18 @@ fail() {
 # Hold ttyS1 open: a tty forgets its settings (size, onlcr) when the last user closes it.
 exec 3<>"$out"
 
+# A kernel without module support (the iommufd rig kernel, scripts/rig-kernel.sh) has no
+# /proc/modules and has all of these built in: load nothing; the checks below (the 9p
+# mounts, /dev/kvm) still tell when something is missing.
+if [ -e /proc/modules ]; then
+	load() { modprobe "$1"; }
+else
+	echo "rig: the kernel has no module support: everything is built in"
+	load() { :; }
+fi
+
 for m in virtio_pci 9pnet_virtio 9p; do
-	modprobe "$m" || fail "modprobe $m failed"
+	load "$m" || fail "modprobe $m failed"
 done
 mkdir -p /host
 # The root is read-only, so the page cache may keep what it reads (cache=loose).
@@ -77,14 +87,19 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize="$msize" repo "/host$repo" ||
 	fail "cannot mount the repo (9p tag repo) on /host$repo"
 ip link set lo up 2>/dev/null
 
-if ! modprobe kvm_amd; then
+if ! load kvm_amd; then
 	fail "modprobe kvm_amd failed: $(dmesg | grep -i -e kvm -e svm | grep -v "command line" | tail -n 3 | tr '\n' ' ')"
 fi
 # For microvm's --net (taps) and --vsock vhost=on, in tests and `make run`; and VFIO
 # (the legacy container), for rigs with an IOMMU and endpoints (tests/boot/vfio/rig.sh).
 for m in tun vhost_vsock vfio_iommu_type1 vfio-pci; do
-	modprobe "$m" || echo "rig: modprobe $m failed"
+	load "$m" || echo "rig: modprobe $m failed"
 done
+if [ ! -e /proc/modules ]; then
+	for f in /dev/net/tun /dev/vhost-vsock /dev/vfio/vfio /dev/iommu /sys/bus/pci/drivers/vfio-pci; do
+		[ -e "$f" ] || echo "rig: note: $f is missing (not built into this kernel?)"
+	done
+fi
 if [ ! -c /dev/kvm ]; then
 	fail "kvm_amd loaded but /dev/kvm is missing (does the rig CPU expose SVM? need -cpu max): $(dmesg | grep -i kvm | grep -v "command line" | tail -n 3 | tr '\n' ' ')"
 fi
