@@ -433,10 +433,13 @@ static int vm_config_copy_pcie(struct vm *vm, const struct microvm_config *in)
 		return -EINVAL;
 	}
 	c->vfio_iommu = in->vfio_iommu;
-	/* A test switch: iommufd maps guest RAM by address, not from its memfd. */
-	c->vfio_no_map_file = getenv("MICROVM_TEST_IOMMUFD_BY_ADDRESS") &&
-			      !strcmp(getenv("MICROVM_TEST_IOMMUFD_BY_ADDRESS"),
-				      "1");
+	/*
+	 * iommufd maps guest RAM by address from anonymous memory unless
+	 * MICROVM_IOMMUFD_MAP_FILE=1: mapping a memfd with IOAS_MAP_FILE hung
+	 * the guest in the rig (docs/vfio.md), so it is experimental.
+	 */
+	c->vfio_no_map_file = !getenv("MICROVM_IOMMUFD_MAP_FILE") ||
+			      strcmp(getenv("MICROVM_IOMMUFD_MAP_FILE"), "1");
 	r = vm_config_copy_virtio(vm, in);
 	if (r < 0)
 		return r;

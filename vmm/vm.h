@@ -80,7 +80,7 @@ struct vm_config {
 	struct microvm_vfio *vfio; /* strings owned */
 	unsigned int nvfio;
 	enum microvm_vfio_iommu vfio_iommu;
-	bool vfio_no_map_file; /* MICROVM_TEST_IOMMUFD_BY_ADDRESS=1 */
+	bool vfio_no_map_file; /* unless MICROVM_IOMMUFD_MAP_FILE=1 (experimental) */
 	/* virtio */
 	struct microvm_disk *disks; /* strings owned */
 	unsigned int ndisks;

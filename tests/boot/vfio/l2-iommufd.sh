@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# l2-iommufd.sh: runs inside the VFIO rig booted on the iommufd kernel (tests/boot/vfio/run.sh with L2_VFIO_RIG_KERNEL=iommufd): l2-vfio.sh's device cases through iommufd, with auto (which must choose it), mapping guest RAM by address, and through the legacy container on the same host.
+# l2-iommufd.sh: runs inside the VFIO rig booted on the iommufd kernel (tests/boot/vfio/run.sh with L2_VFIO_RIG_KERNEL=iommufd): l2-vfio.sh's device cases through iommufd, with auto (which must choose it), and through the legacy container on the same host.
 #
 # Prints each run's "# plan N" and its "ok - <prefix>NAME" / "not ok - ..." lines.
 set -uo pipefail
@@ -16,11 +16,10 @@ run() {
 	shift 2
 	env "$@" L2_NAME_PREFIX="$prefix" L2_ONLY="$only" tests/boot/vfio/l2-vfio.sh
 }
-# iommu=iommufd: guest RAM from its memfd (IOMMU_IOAS_MAP_FILE, Linux 6.13+).
-run iommufd- '^(nvme|edu-tiny|multi)$' L2_VFIO_IOMMU=iommufd L2_VFIO_DMA_METHOD=map_file
+# iommu=iommufd: guest RAM (anonymous, transparent huge pages) mapped by address
+# (IOMMU_IOAS_MAP); IOAS_MAP_FILE is experimental (MICROVM_IOMMUFD_MAP_FILE=1, docs/vfio.md).
+run iommufd- '^(nvme|edu-tiny|multi)$' L2_VFIO_IOMMU=iommufd L2_VFIO_DMA_METHOD=map
 # The default, auto, on a host with /dev/iommu and cdevs.
-run auto- '^nvme$' L2_VFIO_IOMMU= L2_VFIO_DMA_METHOD=map_file
-# The by-address fallback (IOMMU_IOAS_MAP), forced.
-run byaddr- '^nvme$' L2_VFIO_IOMMU=iommufd L2_VFIO_DMA_METHOD=map MICROVM_TEST_IOMMUFD_BY_ADDRESS=1
+run auto- '^nvme$' L2_VFIO_IOMMU= L2_VFIO_DMA_METHOD=map
 # The legacy container still works beside iommufd.
 run legacy- '^edu-tiny$' L2_VFIO_IOMMU=legacy L2_VFIO_BACKEND=container
