@@ -22,7 +22,7 @@
 set -euo pipefail
 
 MIN_VERSION=6.13 # IOMMU_IOAS_MAP_FILE
-BUILD_MINUTES=6  # measured: a cold build on this project's 2-core machine (with make -j2)
+BUILD_MINUTES=16 # measured cold here: 16m10s with -j2 while another rig ran (22.5 CPU-minutes)
 
 die() {
 	echo "rig-kernel: error: $*" >&2
@@ -49,14 +49,12 @@ inputs_hash() {
 	} | sha256sum | cut -c1-16
 }
 
-# children_cpu: user+sys seconds of this shell's finished children (bash's times builtin).
+# children_cpu OUT: user+sys seconds of this shell's finished children (bash's times
+# builtin, run in this shell: in a $(...) it would count the subshell's) into OUT.
 children_cpu() {
-	local t
 	times >"$tmp/times"
-	t=$(tail -n1 "$tmp/times")
-	awk -v t="$t" 'BEGIN { n = split(t, f, " "); s = 0
-		for (i = 1; i <= n; i++) { split(f[i], p, /[ms]/); s += p[1] * 60 + p[2] }
-		printf "%d", s }'
+	awk 'END { s = 0; for (i = 1; i <= NF; i++) { split($i, p, /[ms]/); s += p[1] * 60 + p[2] }
+		printf "%d\n", s }' "$tmp/times" >"$1"
 }
 
 # Prints "<pkg> <version>": RIG_KERNEL_PKG, or what the suite's linux-source depends on.
@@ -118,7 +116,7 @@ check_tools() {
 
 # build PKG VER DEST: the whole build in a temporary dir next to DEST, moved into place at the end.
 build() {
-	local pkg="$1" ver="$2" dest="$3" pkgroot tarball src out t0 secs cpu0
+	local pkg="$1" ver="$2" dest="$3" pkgroot tarball src out t0 secs
 	pkgroot=$(CACHE="$cache" "$repo/scripts/debian-pkg.sh" --suite "$suite" "$pkg:all") ||
 		die "cannot fetch $pkg=$ver from $suite (see above)"
 	tarball="$pkgroot/usr/src/$pkg.tar.xz"
@@ -134,7 +132,7 @@ build() {
 	configure "$src"
 	out="$tmp/out"
 	mkdir -p "$out"
-	cpu0=$(children_cpu)
+	children_cpu "$tmp/cpu0"
 	if ! compile "$src" "$out" "$tmp/build.log"; then
 		cp "$tmp/build.log" "$root/last-failed-build.log"
 		tail -n 30 "$tmp/build.log" | sed 's/^/rig-kernel: | /' >&2
@@ -147,7 +145,8 @@ build() {
 	echo "$ver" >"$out/version"
 	secs=$((SECONDS - t0))
 	echo "$secs" >"$out/build-seconds"
-	echo $(($(children_cpu) - cpu0)) >"$out/build-cpu-seconds"
+	children_cpu "$tmp/cpu1"
+	echo $(($(cat "$tmp/cpu1") - $(cat "$tmp/cpu0"))) >"$out/build-cpu-seconds"
 	touch "$out/.complete"
 	rm -rf "$dest"
 	mv "$out" "$dest"

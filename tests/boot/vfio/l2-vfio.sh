@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # l2-vfio.sh: the L2 VFIO checks, run inside the VFIO rig by tests/boot/vfio/run.sh: real endpoints bound to vfio-pci, passed through by microvm.
 #
-# Prints "# plan N", then "ok - NAME" / "not ok - NAME: WHY" lines. Logs: $BUILD/tests/vfio/<name>.log.
+# Prints "# plan N", then "ok - NAME" / "not ok - NAME: WHY" lines (with --plan, only the
+# plan line). Logs: $BUILD/tests/vfio/<name>.log.
 # Env: BUILD, MICROVM (default $BUILD/microvm), MICROVM_TEST_NVME_SHA (sha256 of the first MiB
 #      of the nvme's backing file), MICROVM_TEST_SHM_MAGIC (the word at offset 0 of the
 #      ivshmem memory), L2_ONLY (an extended regex of test names to run),
@@ -48,6 +49,8 @@ for t in "${TESTS[@]}"; do
 	fi
 done
 echo "# plan ${#selected[@]}"
+# --plan: only that line (for a caller that runs some of these cases after its own).
+[[ "${1:-}" != --plan ]] || exit 0
 
 if ! bindings=$(tests/boot/vfio/bind.sh); then
 	for t in "${selected[@]}"; do
