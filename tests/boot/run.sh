@@ -3,7 +3,7 @@
 #
 # Env: BUILD (default build); SKIP_L2=1 skips the layer (CI never sets it);
 #      L2_RIG_TIMEOUT (default 1500 s) bounds the first rig run; L2_ONLY selects tests
-#      (of both runs); L2_VFIO=0 leaves out the VFIO rig.
+#      (of both runs); L2_VFIO=0 leaves out the VFIO rig, L2_IOMMUFD=0 the iommufd one.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -64,6 +64,28 @@ if [[ "${L2_VFIO:-1}" != 0 ]]; then
 		passed=$((passed + $(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')))
 		failed=$((failed + $(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')))
 	fi
+fi
+# iommufd: the VFIO rig again, its host on our kernel with IOMMUFD and VFIO cdevs
+# (scripts/rig-kernel.sh: built into its cache outside the checkout when missing, ~16 min
+# on 2 cores, said on stderr): the kernel's own checks, then the device cases through iommufd.
+# count_summary FILE LABEL: add FILE's "LABEL: N passed, N failed" line to the totals.
+count_summary() {
+	local line
+	line=$(grep -E "^$2: " "$1" | tail -n1)
+	if [[ -z "$line" ]]; then
+		echo "not ok - ${2,,}: no summary line"
+		failed=$((failed + 1))
+	else
+		passed=$((passed + $(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+')))
+		failed=$((failed + $(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')))
+	fi
+}
+if [[ "${L2_IOMMUFD:-1}" != 0 ]]; then
+	echo "# L2 iommufd: the VFIO rig on a kernel with IOMMUFD and VFIO cdevs"
+	tests/boot/vfio/iommufd-kernel.sh | tee "$out"
+	count_summary "$out" L2-IOMMUFD
+	L2_VFIO_RIG_KERNEL=iommufd tests/boot/vfio/run.sh | tee "$out"
+	count_summary "$out" L2-IOMMUFD-VFIO
 fi
 echo "L2: $passed passed, $failed failed, 0 skipped"
 [[ $failed = 0 ]]

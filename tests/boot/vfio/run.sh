@@ -5,7 +5,7 @@
 # Env: BUILD (default build); L2_VFIO_RIG_TIMEOUT (default 1500 s); L2_ONLY selects tests;
 #      L2_VFIO_RIG_KERNEL=iommufd boots the rig host on the iommufd kernel (scripts/rig-kernel.sh,
 #      built into its cache when missing) and runs tests/boot/vfio/l2-iommufd.sh there instead,
-#      then checks our iommufd ABI against that kernel's headers; the summary is "L2-IOMMUFD: ...".
+#      then checks our iommufd ABI against that kernel's headers; the summary is "L2-IOMMUFD-VFIO: ...".
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../../.." || exit 1
@@ -38,7 +38,7 @@ with open(sys.argv[1], "r+b") as f:
 out=$(mktemp)
 kernel=${L2_VFIO_RIG_KERNEL:-debian} inner=tests/boot/vfio/l2-vfio.sh label=L2-VFIO
 if [[ $kernel = iommufd ]]; then
-	inner=tests/boot/vfio/l2-iommufd.sh label=L2-IOMMUFD
+	inner=tests/boot/vfio/l2-iommufd.sh label=L2-IOMMUFD-VFIO
 fi
 tests/rig/x86-rig.sh --kernel "$kernel" --timeout "${L2_VFIO_RIG_TIMEOUT:-1500}" -- \
 	env L2_ONLY="${L2_ONLY:-}" MICROVM="${MICROVM:-}" "$inner" | tee "$out"
