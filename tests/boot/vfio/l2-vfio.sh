@@ -268,6 +268,10 @@ test_edu_tiny() {
 		t_fail "$n" "exit status $status, want 0 (last output: $(tail_of 3))"
 	elif ! has '^TINY: edu PASS'; then
 		t_fail "$n" "$(tr -d '\r' <"$log" | grep -m1 -E 'TINY: edu .*FAIL' || tail_of 3)"
+	elif ! has "vfio: DMA back-end: $WANT_BACKEND"; then
+		t_fail "$n" "want the $WANT_BACKEND back-end: $(grep -m1 'back-end' "$log")"
+	elif [[ -e /dev/iommu && -z "$IOMMU" ]] && ! has 'vfio: DMA back-end: iommufd \(auto: /dev/iommu'; then
+		t_fail "$n" "auto on a kernel with iommufd did not choose it: $(grep -m1 'back-end' "$log")"
 	else
 		t_ok "$n"
 	fi
