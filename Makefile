@@ -207,7 +207,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wshadow \
 # Each target is tests/fuzz/fuzz_<name>.c with its seeds in
 # tests/fuzz/corpus/<name>/, linked with FUZZ_SRCS_<name> (the real
 # sources it drives) and FUZZ_LIBS_<name>.
-FUZZ_TARGETS := virtqueue parsers uart vsock planner
+FUZZ_TARGETS := virtqueue parsers uart vsock planner pci_config
 FUZZ_SRCS_virtqueue := devices/virtio/virtqueue.c devices/virtio/blk_req.c \
 	devices/textbuf.c vmm/memory.c
 FUZZ_MAXLEN_virtqueue := 16384
@@ -216,6 +216,12 @@ FUZZ_SRCS_parsers := vmm/parse.c devices/size.c devices/pci/plan.c \
 FUZZ_SRCS_uart := devices/serial.c devices/pl011.c
 FUZZ_SRCS_vsock := devices/virtio/vsock_proto.c
 FUZZ_SRCS_planner := devices/pci/plan.c devices/size.c devices/textbuf.c
+FUZZ_PCI_SRCS := tests/fuzz/fake_machine.c devices/pci/config.c \
+	devices/pci/host.c devices/pci/pci.c devices/pci/pcie.c \
+	devices/pci/plan.c devices/pci/testdev.c devices/machine.c \
+	devices/size.c devices/textbuf.c vmm/bus.c vmm/log.c
+FUZZ_SRCS_pci_config := $(FUZZ_PCI_SRCS)
+FUZZ_LIBS_pci_config := -pthread
 FUZZ_HDRS := $(wildcard include/*.h devices/*.h devices/*/*.h vmm/*.h \
 	tests/fuzz/*.h)
 FUZZ_VQ_SRCS := tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS_virtqueue)

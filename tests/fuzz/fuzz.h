@@ -11,13 +11,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* An invariant of the target: on violation libFuzzer keeps the input. */
-#define FZ_CHECK(c)                                                        \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n",       \
-				__FILE__, __LINE__, #c);                   \
-			abort();                                           \
-		}                                                          \
+#define FZ_CHECK(c)                                                            \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+				__LINE__, #c);                                 \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 /* The input as a stream of little-endian fields; past its end, zeros. */

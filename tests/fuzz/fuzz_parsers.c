@@ -214,9 +214,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		FZ_CHECK(out.vsock.guest_cid >= 3 &&
 			 out.vsock.guest_cid <= 0xfffffffeu);
-		FZ_CHECK(out.vsock.vhost ||
-			 (out.vsock.uds && *out.vsock.uds &&
-			  inside(out.vsock.uds, s, n)));
+		FZ_CHECK(out.vsock.vhost || (out.vsock.uds && *out.vsock.uds &&
+					     inside(out.vsock.uds, s, n)));
 		break;
 	case FZ_VFIO:
 		r = parse_vfio_spec(s, &out.vfio, &iommu, err, len);

@@ -120,8 +120,7 @@ static void check_plan(const struct pci_plan_input *in)
 
 	FZ_CHECK(p->ndevs == in->ndevs);
 	FZ_CHECK(p->nports == (in->root_ports ? in->root_ports : in->ndevs));
-	FZ_CHECK(p->bus_first == in->bus_first &&
-		 p->bus_last == in->bus_last);
+	FZ_CHECK(p->bus_first == in->bus_first && p->bus_last == in->bus_last);
 
 	/* The low window: below low_top, above low_floor, RAM below it. */
 	FZ_CHECK(p->low.size >= p->low.need);
@@ -139,8 +138,8 @@ static void check_plan(const struct pci_plan_input *in)
 	FZ_CHECK(p->high.size <= limit);
 	FZ_CHECK(!p->high.size || p->high.base <= limit - p->high.size);
 	FZ_CHECK(!in->high_size || p->high.size == in->high_size);
-	FZ_CHECK(!overlap(p->low.base, p->low.size, p->high.base,
-			  p->high.size));
+	FZ_CHECK(
+		!overlap(p->low.base, p->low.size, p->high.base, p->high.size));
 
 	for (unsigned int i = 0; i < p->nports; i++) {
 		const struct pci_plan_port *pp = &p->port[i];
@@ -169,16 +168,16 @@ static void check_plan(const struct pci_plan_input *in)
 		FZ_CHECK(!(pp->mem_base % MiB) && !(pp->mem_size % MiB));
 		FZ_CHECK(!(pp->pref_base % MiB) && !(pp->pref_size % MiB));
 		if (pp->mem_size) {
-			FZ_CHECK(within(pp->mem_base, pp->mem_size,
-					p->low.base, p->low.size));
-			ranges[nr++] = (struct range){pp->mem_base,
-						      pp->mem_size};
+			FZ_CHECK(within(pp->mem_base, pp->mem_size, p->low.base,
+					p->low.size));
+			ranges[nr++] =
+				(struct range){pp->mem_base, pp->mem_size};
 		}
 		if (pp->pref_size) {
 			FZ_CHECK(within(pp->pref_base, pp->pref_size,
 					p->high.base, p->high.size));
-			ranges[nr++] = (struct range){pp->pref_base,
-						      pp->pref_size};
+			ranges[nr++] =
+				(struct range){pp->pref_base, pp->pref_size};
 		}
 	}
 	no_overlaps(nr);

@@ -48,8 +48,7 @@ static void drop(struct conn *c)
 	*c = table[--nconns];
 }
 
-static struct conn *add(enum vsock_state state, uint32_t local,
-			uint32_t peer)
+static struct conn *add(enum vsock_state state, uint32_t local, uint32_t peer)
 {
 	struct conn *c;
 
@@ -81,7 +80,7 @@ static void check_conn(const struct vsock_conn_state *c)
 	if (c->state == VSOCK_ST_ESTABLISHED &&
 	    !(c->peer_shut & VIRTIO_VSOCK_SHUTDOWN_SEND) && !held &&
 	    c->buf_alloc - (seen_used < c->buf_alloc ? seen_used
-						      : c->buf_alloc) <
+						     : c->buf_alloc) <
 		    c->buf_alloc / 2)
 		FZ_CHECK(vsock_want_credit_update(c));
 }
@@ -256,7 +255,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			c = pick(&in);
 			if (c && c->st.state == VSOCK_ST_ESTABLISHED) {
 				uint32_t credit = vsock_peer_credit(&c->st);
-				uint32_t len = fz_u32(&in) % (VSOCK_MAX_PAYLOAD + 1);
+				uint32_t len =
+					fz_u32(&in) % (VSOCK_MAX_PAYLOAD + 1);
 
 				if (len > credit)
 					len = credit;
@@ -275,9 +275,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			c = pick(&in);
 			if (c) {
 				uint8_t f = fz_u8(&in);
-				uint16_t ops[3] = {VIRTIO_VSOCK_OP_CREDIT_UPDATE,
-						   VIRTIO_VSOCK_OP_SHUTDOWN,
-						   VIRTIO_VSOCK_OP_RST};
+				uint16_t ops[3] = {
+					VIRTIO_VSOCK_OP_CREDIT_UPDATE,
+					VIRTIO_VSOCK_OP_SHUTDOWN,
+					VIRTIO_VSOCK_OP_RST};
 				uint16_t o = ops[f % 3];
 
 				vsock_conn_make_pkt(&c->st, FZ_GUEST_CID, o,
