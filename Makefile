@@ -207,7 +207,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wshadow \
 # Each target is tests/fuzz/fuzz_<name>.c with its seeds in
 # tests/fuzz/corpus/<name>/, linked with FUZZ_SRCS_<name> (the real
 # sources it drives) and FUZZ_LIBS_<name>.
-FUZZ_TARGETS := virtqueue parsers uart vsock planner pci_config
+FUZZ_TARGETS := virtqueue parsers uart vsock planner pci_config virtio_pci
 FUZZ_SRCS_virtqueue := devices/virtio/virtqueue.c devices/virtio/blk_req.c \
 	devices/textbuf.c vmm/memory.c
 FUZZ_MAXLEN_virtqueue := 16384
@@ -222,6 +222,10 @@ FUZZ_PCI_SRCS := tests/fuzz/fake_machine.c devices/pci/config.c \
 	devices/size.c devices/textbuf.c vmm/bus.c vmm/log.c
 FUZZ_SRCS_pci_config := $(FUZZ_PCI_SRCS)
 FUZZ_LIBS_pci_config := -pthread
+FUZZ_SRCS_virtio_pci := $(FUZZ_PCI_SRCS) devices/virtio/virtio_pci.c \
+	devices/virtio/rng.c devices/virtio/virtqueue.c vmm/evloop.c \
+	vmm/memory.c
+FUZZ_LIBS_virtio_pci := -luring -pthread
 FUZZ_HDRS := $(wildcard include/*.h devices/*.h devices/*/*.h vmm/*.h \
 	tests/fuzz/*.h)
 FUZZ_VQ_SRCS := tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS_virtqueue)
