@@ -206,30 +206,64 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Wshadow \
 	-Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes \
 	-D_GNU_SOURCE -Iinclude -I. -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_VQ_SRCS := tests/fuzz/fuzz_virtqueue.c devices/virtio/virtqueue.c \
-	devices/virtio/blk_req.c devices/textbuf.c vmm/memory.c
-FUZZ_VQ_DEPS := $(FUZZ_VQ_SRCS) devices/virtio/virtqueue.h \
-	devices/virtio/blk.h vmm/memory.h
+# Each target is tests/fuzz/fuzz_<name>.c with its seeds in
+# tests/fuzz/corpus/<name>/, linked with FUZZ_SRCS_<name> (the real
+# sources it drives) and FUZZ_LIBS_<name>.
+FUZZ_TARGETS := virtqueue parsers uart vsock planner pci_config virtio_pci
+FUZZ_SRCS_virtqueue := devices/virtio/virtqueue.c devices/virtio/blk_req.c \
+	devices/textbuf.c vmm/memory.c
+FUZZ_MAXLEN_virtqueue := 16384
+FUZZ_SRCS_parsers := vmm/parse.c devices/size.c devices/pci/plan.c \
+	devices/textbuf.c
+FUZZ_SRCS_uart := devices/serial.c devices/pl011.c
+FUZZ_SRCS_vsock := devices/virtio/vsock_proto.c
+FUZZ_SRCS_planner := devices/pci/plan.c devices/size.c devices/textbuf.c
+FUZZ_PCI_SRCS := tests/fuzz/fake_machine.c devices/pci/config.c \
+	devices/pci/host.c devices/pci/pci.c devices/pci/pcie.c \
+	devices/pci/plan.c devices/pci/testdev.c devices/machine.c \
+	devices/size.c devices/textbuf.c vmm/bus.c vmm/log.c
+FUZZ_SRCS_pci_config := $(FUZZ_PCI_SRCS)
+FUZZ_LIBS_pci_config := -pthread
+FUZZ_SRCS_virtio_pci := $(FUZZ_PCI_SRCS) devices/virtio/virtio_pci.c \
+	devices/virtio/rng.c devices/virtio/virtqueue.c vmm/evloop.c \
+	vmm/memory.c
+FUZZ_LIBS_virtio_pci := -luring -pthread
+FUZZ_HDRS := $(wildcard include/*.h devices/*.h devices/*/*.h vmm/*.h \
+	tests/fuzz/*.h)
+FUZZ_VQ_SRCS := tests/fuzz/fuzz_virtqueue.c $(FUZZ_SRCS_virtqueue)
 FUZZ_VQ_SEEDS := tests/fuzz/corpus/virtqueue
 
-.PHONY: fuzz fuzz-run fuzz-seeds
+.PHONY: fuzz fuzz-run fuzz-seeds fuzz-targets $(FUZZ_TARGETS:%=fuzz-run-%)
 
-fuzz: $(FUZZ_DIR)/fuzz_virtqueue
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
-$(FUZZ_DIR)/fuzz_virtqueue: $(FUZZ_VQ_DEPS)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(FUZZ_VQ_SRCS)
+# fuzz-run-<name> runs one target FUZZ_SECONDS from its seeds; new inputs
+# go to build/, crashes to $(FUZZ_DIR)/artifacts/<name>/. Exits non-zero
+# on a crash, leak or timeout.
+define FUZZ_TARGET
+$(FUZZ_DIR)/fuzz_$(1): tests/fuzz/fuzz_$(1).c $$(FUZZ_SRCS_$(1)) $$(FUZZ_HDRS)
+	@mkdir -p $$(dir $$@)
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ \
+		tests/fuzz/fuzz_$(1).c $$(FUZZ_SRCS_$(1)) $$(FUZZ_LIBS_$(1))
 
-# Runs FUZZ_SECONDS from the seeds; new inputs go to build/, crashes to
-# $(FUZZ_DIR)/artifacts/. Exits non-zero on a crash, leak or timeout.
-fuzz-run: $(FUZZ_DIR)/fuzz_virtqueue
-	@mkdir -p $(FUZZ_DIR)/corpus/virtqueue $(FUZZ_DIR)/artifacts
-	$< -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=16384 \
-		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/ \
-		$(FUZZ_DIR)/corpus/virtqueue $(FUZZ_VQ_SEEDS)
+fuzz-run-$(1): $(FUZZ_DIR)/fuzz_$(1)
+	@mkdir -p $(FUZZ_DIR)/corpus/$(1) $(FUZZ_DIR)/artifacts/$(1)
+	$$< -max_total_time=$$(FUZZ_SECONDS) -timeout=10 \
+		-max_len=$$(or $$(FUZZ_MAXLEN_$(1)),4096) -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/artifacts/$(1)/ \
+		$(FUZZ_DIR)/corpus/$(1) tests/fuzz/corpus/$(1)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_TARGET,$(t))))
+
+# Every target in turn (make -k fuzz-run goes on after a crash).
+fuzz-run: $(FUZZ_TARGETS:%=fuzz-run-%)
+
+# The target names, for tests/fuzz-smoke.sh.
+fuzz-targets:
+	@echo $(FUZZ_TARGETS)
 
 # Rewrites the seed corpus from the scenarios in fuzz_virtqueue.c.
-fuzz-seeds: $(FUZZ_VQ_DEPS)
+fuzz-seeds: $(FUZZ_VQ_SRCS) $(FUZZ_HDRS)
 	@mkdir -p $(FUZZ_DIR) $(FUZZ_VQ_SEEDS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_VIRTQUEUE_SEEDS \
 		-o $(FUZZ_DIR)/virtqueue_seeds $(FUZZ_VQ_SRCS)

@@ -101,44 +101,86 @@ static void pci_bar_bus_access(void *opaque, uint64_t offset, uint8_t *data,
 	ctx->f->bar_access(ctx->f, ctx->bar, offset, data, len, is_write);
 }
 
-void pci_function_update_bars(struct pci_function *f)
+/* The address BAR i decodes at now, or 0 (not decoded). */
+static uint64_t bar_decode_addr(const struct pci_function *f, unsigned int i)
+{
+	uint64_t size = f->cfg.bar_size[i], addr;
+
+	if (!size || (f->cfg.bar_type[i] & PCI_BAR_IO) || !f->bar_access ||
+	    !pci_mem_enabled(&f->cfg))
+		return 0;
+	addr = pci_bar_addr(&f->cfg, i);
+	/* Unassigned, or mid-sizing (all ones): not decoded. */
+	return addr + size < addr ? 0 : addr;
+}
+
+static bool map_bar(struct pci_function *f, unsigned int i, uint64_t addr)
 {
 	struct pci_root *r = f->root;
-	bool on = pci_mem_enabled(&f->cfg);
+
+	f->bar_ctx[i] = (struct pci_bar_ctx){f, i};
+	if (r->ops->map(r->ops_opaque, addr, f->cfg.bar_size[i],
+			pci_bar_bus_access, &f->bar_ctx[i], f->name) < 0)
+		return false;
+	f->mapped[i] = addr;
+	return true;
+}
+
+/*
+ * Map the BARs of `f` that decode but were refused because another range
+ * was in the way; some range just went away. Caller holds r->lock.
+ */
+static void retry_bars(struct pci_function *f)
+{
 	bool changed = false;
 
 	for (unsigned int i = 0; i < 6; i++) {
-		uint64_t size = f->cfg.bar_size[i], addr;
+		uint64_t addr = bar_decode_addr(f, i);
 
-		if (!size || (f->cfg.bar_type[i] & PCI_BAR_IO) ||
-		    !f->bar_access)
-			continue;
-		addr = pci_bar_addr(&f->cfg, i);
-		/* Unassigned, or mid-sizing (all ones): not decoded. */
-		if (!on || !addr || addr + size < addr)
-			addr = 0;
+		if (addr && !f->mapped[i] && map_bar(f, i, addr))
+			changed = true;
+	}
+	if (changed && f->bars_changed)
+		f->bars_changed(f);
+}
+
+void pci_function_update_bars(struct pci_function *f)
+{
+	struct pci_root *r = f->root;
+	bool changed = false, freed = false;
+
+	for (unsigned int i = 0; i < 6; i++) {
+		uint64_t addr = bar_decode_addr(f, i);
+
 		if (addr == f->mapped[i])
 			continue;
 		changed = true;
 		if (f->mapped[i]) {
 			r->ops->unmap(r->ops_opaque, f->mapped[i]);
 			f->mapped[i] = 0;
+			freed = true;
 		}
-		if (!addr)
-			continue;
-		f->bar_ctx[i] = (struct pci_bar_ctx){f, i};
-		if (r->ops->map(r->ops_opaque, addr, size, pci_bar_bus_access,
-				&f->bar_ctx[i], f->name) == 0)
-			f->mapped[i] = addr;
-		else if (ratelimit_ok(&r->rl, 10))
+		if (addr && !map_bar(f, i, addr) && ratelimit_ok(&r->rl, 10))
 			log_warn(r->log, f->name,
 				 "BAR%u at 0x%llx (0x%llx bytes) overlaps "
-				 "another region; not decoding it",
+				 "another region; not decoding it until that "
+				 "moves",
 				 i, (unsigned long long)addr,
-				 (unsigned long long)size);
+				 (unsigned long long)f->cfg.bar_size[i]);
 	}
 	if (changed && f->bars_changed)
 		f->bars_changed(f);
+	/*
+	 * A guest that swaps two BARs overlaps them for a moment: the one
+	 * refused then must decode once the other has moved away.
+	 */
+	if (!freed)
+		return;
+	for (unsigned int p = 0; p < r->nports; p++) {
+		retry_bars(r->ports[p]);
+		if (r->ports[p]->child)
+			retry_bars(r->ports[p]->child);
+	}
 }
 
 /* Does a config write at [off, off+len) touch the BARs or command? */

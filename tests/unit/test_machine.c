@@ -1,6 +1,7 @@
 /* test_machine.c: L0 tests that device models need nothing but devices/machine.h: the board devices and a whole root complex on a fake machine. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <linux/pci_regs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,4 +279,58 @@ Test(machine, a_bad_testdev_spec_is_refused_before_any_device)
 	cr_expect_eq(pci_host_add_testdevs(&f.m, specs, 1), -EINVAL);
 	cr_expect_eq(f.devs.n, 0);
 	fake_fini(&f);
+}
+
+static void wr32(const struct bus *b, uint64_t addr, uint32_t v)
+{
+	cr_assert(bus_access(b, addr, (uint8_t *)&v, 4, true),
+		  "nothing at 0x%llx", (unsigned long long)addr);
+}
+
+/* A guest swapping two BARs overlaps them for a moment (found by fuzz_pci_config). */
+Test(machine, a_bar_refused_for_an_overlap_decodes_once_the_other_moves)
+{
+	static char spec0[] = "bar0=1M:32";
+	static char spec1[] = "bar0=1M:32";
+	char *const specs[] = {spec0, spec1};
+	const uint64_t ecam = 0xe0000000;
+	struct pci_dev_req reqs[2];
+	struct pci_plan_input in;
+	struct pci_plan *plan = calloc(1, sizeof(*plan));
+	struct pci_host *h = NULL;
+	uint64_t cfg0, cfg1, a0, a1;
+	struct fake f;
+	char err[256];
+
+	cr_assert(plan);
+	fake_init(&f);
+	cr_assert_eq(pci_host_add_testdevs(&f.m, specs, 2), 0);
+	for (unsigned int i = 0; i < 2; i++)
+		reqs[i] = f.devs.slot[i].req;
+	pci_plan_input_init(&in);
+	in.devs = reqs;
+	in.ndevs = 2;
+	cr_assert_eq(pci_plan_build(&in, plan, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pci_host_create(&f.m, plan, &f.devs, ecam, &h), 0);
+	cfg0 = ecam + ((uint64_t)plan->dev[0].bus << 20);
+	cfg1 = ecam + ((uint64_t)plan->dev[1].bus << 20);
+	a0 = plan->dev[0].bar[0].addr;
+	a1 = plan->dev[1].bar[0].addr;
+
+	/* dev1's BAR0 onto dev0's: refused, dev0 keeps decoding there. */
+	wr32(&f.mmio, cfg1 + PCI_BASE_ADDRESS_0, (uint32_t)a0);
+	cr_expect_eq(bus_find(&f.mmio, a0)->opaque,
+		     &f.devs.slot[0].fn->bar_ctx[0]);
+	cr_expect_null(bus_find(&f.mmio, a1));
+	/* dev0 moves to dev1's old place: now both decode. */
+	wr32(&f.mmio, cfg0 + PCI_BASE_ADDRESS_0, (uint32_t)a1);
+	cr_assert_not_null(bus_find(&f.mmio, a0));
+	cr_expect_eq(bus_find(&f.mmio, a0)->opaque,
+		     &f.devs.slot[1].fn->bar_ctx[0]);
+	cr_assert_not_null(bus_find(&f.mmio, a1));
+	cr_expect_eq(bus_find(&f.mmio, a1)->opaque,
+		     &f.devs.slot[0].fn->bar_ctx[0]);
+	pci_host_destroy(h);
+	fake_fini(&f);
+	free(plan);
 }
