@@ -243,6 +243,17 @@ struct Vsock {
     uds: PathBuf,
 }
 
+/// How passed-through devices reach guest RAM for DMA (docs/vfio.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VfioIommu {
+    /// iommufd where /dev/iommu and every device's VFIO cdev exist, else the container.
+    Auto,
+    /// iommufd; creating the VM fails where the host lacks it.
+    Iommufd,
+    /// The legacy VFIO container (/dev/vfio/vfio).
+    Legacy,
+}
+
 #[derive(Debug, Clone)]
 struct Vfio {
     bdf: String,
@@ -276,6 +287,7 @@ pub struct Config {
     rng: bool,
     virtio_console: bool,
     vfio: Vec<Vfio>,
+    vfio_iommu: VfioIommu,
     pci_testdevs: Vec<String>,
     console_out: Option<RawFd>,
     console_in: Option<RawFd>,
@@ -338,6 +350,7 @@ impl Config {
             rng: false,
             virtio_console: false,
             vfio: Vec::new(),
+            vfio_iommu: VfioIommu::Auto,
             pci_testdevs: Vec::new(),
             console_out: None,
             console_in: None,
@@ -472,6 +485,13 @@ impl Config {
             bdf: bdf.into(),
             id: id.map(String::from),
         });
+        self
+    }
+
+    /// The DMA back-end of the passed-through devices (default: `Auto`, iommufd
+    /// where the host has /dev/iommu and every device a VFIO cdev).
+    pub fn vfio_iommu(mut self, iommu: VfioIommu) -> Self {
+        self.vfio_iommu = iommu;
         self
     }
 
@@ -626,6 +646,11 @@ impl Config {
         c.rng = self.rng;
         c.vfio = ptr_or_null(&vfio);
         c.nvfio = vfio.len() as c_uint;
+        c.vfio_iommu = match self.vfio_iommu {
+            VfioIommu::Auto => sys::MICROVM_VFIO_IOMMU_AUTO,
+            VfioIommu::Iommufd => sys::MICROVM_VFIO_IOMMU_IOMMUFD,
+            VfioIommu::Legacy => sys::MICROVM_VFIO_IOMMU_LEGACY,
+        };
         c.pci_testdevs = ptr_or_null(&testdevs);
         c.n_pci_testdevs = testdevs.len() as c_uint;
 

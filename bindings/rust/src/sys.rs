@@ -121,7 +121,13 @@ pub struct microvm_config {
     pub prefault: bool,
 
     pub dump_fdt: *const c_char,
+    pub vfio_iommu: microvm_vfio_iommu,
 }
+
+pub type microvm_vfio_iommu = c_uint;
+pub const MICROVM_VFIO_IOMMU_AUTO: microvm_vfio_iommu = 0;
+pub const MICROVM_VFIO_IOMMU_IOMMUFD: microvm_vfio_iommu = 1;
+pub const MICROVM_VFIO_IOMMU_LEGACY: microvm_vfio_iommu = 2;
 
 pub const MICROVM_MAX_CPUS: usize = 254;
 pub const MICROVM_DEFAULT_CMDLINE: &str = "console=ttyS0 reboot=k panic=-1";

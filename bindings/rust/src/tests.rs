@@ -59,16 +59,17 @@ fn config_layout_matches_library() {
     assert!(cfg.on_exit_opaque.is_null() && cfg.kick_signal == 0);
     assert!(cfg.vcpu_cgroup.is_null() && cfg.memory_cgroup.is_null() && !cfg.prefault);
     assert!(cfg.dump_fdt.is_null());
+    assert_eq!(cfg.vfio_iommu, sys::MICROVM_VFIO_IOMMU_AUTO);
     // The library knows the mirror's last field (it is not refused as a
     // newer caller's) and nothing past the mirror's end (refused): its
     // sizeof is the mirror's.
     let mut text = vec![0 as c_char; sys::MICROVM_TOPOLOGY_MAX];
-    cfg.dump_fdt = b"/dev/null\0".as_ptr() as *const c_char;
+    cfg.vfio_iommu = sys::MICROVM_VFIO_IOMMU_LEGACY;
     let r = unsafe {
         sys::microvm_plan(cfg, text.as_mut_ptr(), text.len(), ptr::null_mut(), 0)
     };
     assert_eq!(r, 0, "the library does not know the mirror's last field");
-    cfg.dump_fdt = ptr::null();
+    cfg.vfio_iommu = sys::MICROVM_VFIO_IOMMU_AUTO;
     buf[off + n] = 1;
     let cfg = unsafe { &mut *(p as *mut sys::microvm_config) };
     cfg.size = n + 8;
