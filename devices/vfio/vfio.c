@@ -153,8 +153,9 @@ static int vfio_backend_open(struct vfio_vm *vv,
 	r = vfio_iommu_choose(vv->opt.iommu, access(path, F_OK) == 0, cdevs,
 			      why, sizeof(why));
 	if (r < 0) {
+		/* The host cannot do what was asked: bad input, as a preflight finding is. */
 		log_err(vv->m->log, "vfio", "%s", why);
-		return r;
+		return -EINVAL;
 	}
 	log_info(vv->m->log, "vfio", "DMA back-end: %s (%s)",
 		 r ? "iommufd" : "container", why);
